@@ -1,0 +1,1 @@
+"""Chainlit chat surface. Built in a later issue; uses only the public ``workspace`` facade."""

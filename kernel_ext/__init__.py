@@ -1,0 +1,2 @@
+"""Jupyter kernel extension (notebook surface). Built in a later issue; uses only the
+public ``workspace`` facade."""

@@ -1,0 +1,47 @@
+"""The event envelope shared by every consumer (SPEC §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workspace.domain.workflow import utcnow
+
+
+class EventType(StrEnum):
+    RUN_QUEUED = "run_queued"
+    RUN_STARTED = "run_started"
+    NODE_STARTED = "node_started"
+    NODE_SUCCEEDED = "node_succeeded"
+    NODE_FAILED = "node_failed"
+    NODE_SKIPPED = "node_skipped"
+    NODE_RETRYING = "node_retrying"
+    NODE_WAITING = "node_waiting"
+    TOKEN = "token"
+    TOOL_STARTED = "tool_started"
+    TOOL_FINISHED = "tool_finished"
+    HUMAN_REQUESTED = "human_requested"
+    HUMAN_ANSWERED = "human_answered"
+    RUN_SUCCEEDED = "run_succeeded"
+    RUN_FAILED = "run_failed"
+    RUN_CANCELLED = "run_cancelled"
+    RUN_PAUSED = "run_paused"
+    RUN_RESUMED = "run_resumed"
+
+
+class Event(BaseModel):
+    """``seq`` is monotonic per run; 0 means "not yet assigned" (the event log assigns it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seq: int = 0
+    run_id: str
+    workflow: str
+    version: int
+    type: EventType
+    node_id: str | None = None
+    ts: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,139 @@
+"""Interfaces of the pluggable boundaries the core depends on.
+
+Implementations: ``workspace.store.memory`` (in-memory, shipped) and ``workspace.store.sql``
+(SQLAlchemy: SQLite, PostgreSQL). The contract suite in ``tests/contracts`` runs against each.
+The engine only sees these protocols; the runtime wires a concrete store in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from workspace.domain.events import Event
+from workspace.domain.graph import WorkflowGraph
+from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.workflow import Draft, Version, Workflow
+
+
+class WorkflowRepository(Protocol):
+    def create(self, workflow: Workflow) -> Workflow:
+        """Insert; raises ConflictError if the slug exists."""
+        ...
+
+    def get(self, slug: str) -> Workflow:
+        """Raises NotFoundError."""
+        ...
+
+    def get_by_id(self, workflow_id: str) -> Workflow: ...
+
+    def find(self, slug: str) -> Workflow | None: ...
+
+    def list(self, *, owner: str | None = None, limit: int = 100, offset: int = 0) -> list[Workflow]:
+        """Ordered by slug."""
+        ...
+
+    def update(self, workflow: Workflow) -> Workflow:
+        """Replace name/description/tags/owner; bumps ``updated_at``."""
+        ...
+
+    def delete(self, slug: str) -> None:
+        """Deletes the workflow, its draft and versions. Raises NotFoundError."""
+        ...
+
+    def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
+        """Create or replace the draft."""
+        ...
+
+    def get_draft(self, workflow_id: str) -> Draft | None: ...
+
+    def add_version(self, version: Version) -> Version:
+        """Store with the next number (1-based); returns the stored version."""
+        ...
+
+    def get_version(self, workflow_id: str, number: int | None = None) -> Version:
+        """``number=None`` → latest. Raises NotFoundError."""
+        ...
+
+    def list_versions(self, workflow_id: str) -> list[Version]:
+        """Oldest first."""
+        ...
+
+
+class RunRepository(Protocol):
+    def create(self, run: Run) -> Run: ...
+
+    def get(self, run_id: str) -> Run:
+        """Raises NotFoundError."""
+        ...
+
+    def list(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: RunStatus | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        """Newest first."""
+        ...
+
+    def transition(self, run_id: str, target: RunStatus, **fields: Any) -> Run:
+        """Change status through the state machine (atomically, compare-and-set) and set
+        ``fields`` (output, error, pending, started_at, finished_at ...) in the same write.
+        Raises InvalidTransition (terminal states are final) or NotFoundError."""
+        ...
+
+    def update(self, run_id: str, **fields: Any) -> Run:
+        """Set non-status fields (e.g. ``pending``)."""
+        ...
+
+    def save_step(self, step: StepRecord) -> StepRecord:
+        """Upsert keyed by (run_id, node_id, iteration)."""
+        ...
+
+    def list_steps(self, run_id: str) -> list[StepRecord]:
+        """In first-started order."""
+        ...
+
+    def journal_get(self, run_id: str, key: str) -> Any | None:
+        """A completed side effect / memoised step result, or None."""
+        ...
+
+    def journal_put(self, run_id: str, key: str, value: Any) -> None:
+        """Idempotent: the first value written for a key wins."""
+        ...
+
+
+class EventLog(Protocol):
+    def append(self, event: Event) -> Event:
+        """Store with the next ``seq`` of its run (1-based, gap-free); returns it."""
+        ...
+
+    def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]: ...
+
+
+class EventSink(Protocol):
+    """Where the engine sends events. The runtime's sink logs them and fans them out."""
+
+    def emit(self, event: Event) -> Event: ...
+
+
+class Store(Protocol):
+    workflows: WorkflowRepository
+    runs: RunRepository
+    events: EventLog
+
+    def checkpointer(self) -> Any:
+        """A LangGraph ``BaseCheckpointSaver`` on the same database."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EventSubscriber(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+EventBatch = Sequence[Event]

@@ -1,0 +1,85 @@
+"""What a running node may ask of the engine. The engine implements this protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoopInfo:
+    item: Any
+    index: int
+    total: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"item": self.item, "index": self.index, "total": self.total}
+
+
+class NodeContext(Protocol):
+    run_id: str
+    node_id: str
+    workflow: str
+    attempt: int
+    #: "" outside loops, "<loop_id>[<i>]/..." inside loop bodies
+    iteration: str
+    trigger: Any
+    outputs: Mapping[str, Any]
+    loop: LoopInfo | None
+
+    @property
+    def idempotency_key(self) -> str:
+        """``{run_id}:{node_id}:{iteration}``: stable across retries and resumes."""
+        ...
+
+    def lookup(self, path: str) -> Any:
+        """Resolve a dotted routing path (``trigger.payload.items[0].id``, ``fetch.status``,
+        ``node_outputs.fetch.status``, ``input.x``). Raises ExpressionError if absent."""
+        ...
+
+    def has_path(self, path: str) -> bool: ...
+
+    def render(self, value: Any, *, field: str) -> Any:
+        """Render a template (recursively through lists/dicts) against this node's scope."""
+        ...
+
+    def scope(self) -> dict[str, Any]:
+        """Read-only variables for expressions and code: input, trigger, outputs, loop, run, ids."""
+        ...
+
+    def emit(self, event_type: str, data: dict[str, Any]) -> None:
+        """Emit a node-level event (``token``, ``tool_started`` ...)."""
+        ...
+
+    def interrupt(self, request: dict[str, Any]) -> Any:
+        """Pause the run for a human; returns the answer once resumed (may re-execute the node)."""
+        ...
+
+    def wait_until(self, when: datetime) -> None:
+        """Durable timer: returns once ``when`` has passed (the run may be suspended meanwhile)."""
+        ...
+
+    def run_workflow(self, slug: str, payload: Any) -> Any:
+        """Run another workflow as a child run and return its output (raises if it failed)."""
+        ...
+
+    def run_loop_body(self, loop: LoopInfo) -> Any:
+        """Run this loop node's body once for ``loop``; returns the body's result."""
+        ...
+
+    def journal(self, key: str, fn: Callable[[], T]) -> T:
+        """Return the value recorded under ``key`` for this run, or call ``fn``, record and return."""
+        ...
+
+    def check_cancelled(self) -> None:
+        """Raise the engine's cancellation signal if the run was cancelled."""
+        ...
+
+    @property
+    def limits(self) -> Mapping[str, Any]:
+        """Sandbox limits from settings (``timeout_s``, ``memory_mb``, ``cpu_s``, ``allow_network``)."""
+        ...

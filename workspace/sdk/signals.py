@@ -1,0 +1,27 @@
+"""Control-flow signals. These are not errors: they never derive from PlaitError."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ControlSignal(BaseException):
+    """Base of engine control flow (derives from BaseException so ``except Exception`` in node
+    code cannot swallow it)."""
+
+
+class RunCancelled(ControlSignal):
+    """The run was cancelled; stop between steps."""
+
+
+class RunPaused(ControlSignal):
+    """The run was paused by a user; stop between steps, resumable."""
+
+
+class Suspend(ControlSignal):
+    """Release the worker until ``resume_at`` (durable timers, delayed retries)."""
+
+    def __init__(self, resume_at: datetime, reason: str = "wait") -> None:
+        super().__init__(reason)
+        self.resume_at = resume_at
+        self.reason = reason
