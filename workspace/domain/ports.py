@@ -7,6 +7,7 @@ The engine only sees these protocols; the runtime wires a concrete store in.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -29,7 +30,9 @@ class WorkflowRepository(Protocol):
 
     def find(self, slug: str) -> Workflow | None: ...
 
-    def list(self, *, owner: str | None = None, limit: int = 100, offset: int = 0) -> list[Workflow]:
+    def list(
+        self, *, owner: str | None = None, limit: int = 100, offset: int = 0
+    ) -> builtins.list[Workflow]:
         """Ordered by slug."""
         ...
 
@@ -55,7 +58,7 @@ class WorkflowRepository(Protocol):
         """``number=None`` → latest. Raises NotFoundError."""
         ...
 
-    def list_versions(self, workflow_id: str) -> list[Version]:
+    def list_versions(self, workflow_id: str) -> builtins.list[Version]:
         """Oldest first."""
         ...
 
@@ -75,7 +78,7 @@ class RunRepository(Protocol):
         parent_run_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[Run]:
+    ) -> builtins.list[Run]:
         """Newest first."""
         ...
 
@@ -93,7 +96,7 @@ class RunRepository(Protocol):
         """Upsert keyed by (run_id, node_id, iteration)."""
         ...
 
-    def list_steps(self, run_id: str) -> list[StepRecord]:
+    def list_steps(self, run_id: str) -> builtins.list[StepRecord]:
         """In first-started order."""
         ...
 
@@ -111,7 +114,16 @@ class EventLog(Protocol):
         """Store with the next ``seq`` of its run (1-based, gap-free); returns it."""
         ...
 
-    def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]: ...
+    def append_many(self, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Append several events atomically, in order."""
+        ...
+
+    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Save ``step`` (upsert, as ``RunRepository.save_step``) and append ``batch`` in one
+        transaction: a step record and the events that announce it are stored together."""
+        ...
+
+    def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
 
 
 class EventSink(Protocol):
@@ -119,11 +131,20 @@ class EventSink(Protocol):
 
     def emit(self, event: Event) -> Event: ...
 
+    def record(self, step: StepRecord | None, events: Sequence[Event]) -> builtins.list[Event]:
+        """Store a step record with its events atomically, then deliver the events."""
+        ...
+
 
 class Store(Protocol):
-    workflows: WorkflowRepository
-    runs: RunRepository
-    events: EventLog
+    @property
+    def workflows(self) -> WorkflowRepository: ...
+
+    @property
+    def runs(self) -> RunRepository: ...
+
+    @property
+    def events(self) -> EventLog: ...
 
     def checkpointer(self) -> Any:
         """A LangGraph ``BaseCheckpointSaver`` on the same database."""

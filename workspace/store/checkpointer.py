@@ -1,0 +1,490 @@
+"""A LangGraph checkpoint saver on Plait's own SQLAlchemy engine and tables.
+
+Checkpoints live in the same database as runs and events (SQLite or PostgreSQL), in tables our
+migrations own: ``lg_checkpoints`` (one row per checkpoint, without channel values),
+``lg_checkpoint_blobs`` (one row per channel *version*, so an unchanged value is stored once, not
+once per step) and ``lg_checkpoint_writes`` (pending writes of a step, keyed by task and index).
+
+Semantics follow LangGraph's reference savers (``InMemorySaver``, ``SqliteSaver``):
+``checkpoint_ns`` separates subgraphs, ``parent_checkpoint_id`` links the history, special writes
+(errors, interrupts, resumes, scheduled) replace an earlier special write of the same task,
+regular writes are first-write-wins. Values are serialised with ``self.serde.dumps_typed``
+(type + bytes).
+
+This is the hot path of every durable run, so it runs hand-written SQL (the same text on SQLite
+and PostgreSQL: ``ON CONFLICT`` and row values exist on both) on a DBAPI cursor from the store's
+pool instead of building SQLAlchemy statements per call: each ``put``/``put_writes`` is one short
+transaction, ``get_tuple`` three indexed reads. The table and column names are those of
+``workspace.store.tables`` (checked by the contract tests). The async methods run the sync ones in
+the default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import functools
+import random
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy import Engine
+
+from workspace.store.engine import Database
+from workspace.store.tables import checkpoint_blobs, checkpoint_writes, checkpoints
+
+__all__ = ["SqlCheckpointSaver"]
+
+_T = TypeVar("_T")
+_EMPTY = "empty"  # blob type of a channel that has a version but no value
+_LIST_BATCH = 50
+
+_CP = checkpoints.name
+_BL = checkpoint_blobs.name
+_WR = checkpoint_writes.name
+
+_SELECT_CHECKPOINT = (
+    "SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata "
+    f"FROM {_CP} WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns"
+)
+_SELECT_ONE = f"{_SELECT_CHECKPOINT} AND checkpoint_id = :checkpoint_id"
+_SELECT_LATEST = f"{_SELECT_CHECKPOINT} ORDER BY checkpoint_id DESC LIMIT 1"
+_SELECT_WRITES = (
+    f"SELECT task_id, channel, type, value, task_path, idx FROM {_WR} "
+    "WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns "
+    "AND checkpoint_id = :checkpoint_id"
+)
+_SELECT_BLOBS = (
+    f"SELECT channel, type, blob FROM {_BL} "
+    "WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns "
+    # an OR of exact (channel, version) pairs: every term is a primary-key lookup on both
+    # SQLite ("MULTI-INDEX OR") and PostgreSQL (BitmapOr), however long the thread's history
+    "AND ({pairs})"
+)
+_INSERT_BLOB = (
+    f"INSERT INTO {_BL} (thread_id, checkpoint_ns, channel, version, type, blob) "
+    "VALUES (:thread_id, :checkpoint_ns, :channel, :version, :type, :blob) "
+    "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING"
+)
+_UPSERT_CHECKPOINT = (
+    f"INSERT INTO {_CP} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
+    "checkpoint, metadata_type, metadata) VALUES (:thread_id, :checkpoint_ns, :checkpoint_id, "
+    ":parent_checkpoint_id, :type, :checkpoint, :metadata_type, :metadata) "
+    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+    "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
+    "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, "
+    "metadata = excluded.metadata"
+)
+_INSERT_WRITE = (
+    f"INSERT INTO {_WR} (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, "
+    "value, task_path) VALUES (:thread_id, :checkpoint_ns, :checkpoint_id, :task_id, :idx, "
+    ":channel, :type, :value, :task_path) "
+    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
+)
+_WRITE_IGNORE = _INSERT_WRITE + "DO NOTHING"
+_WRITE_REPLACE = (
+    _INSERT_WRITE + "DO UPDATE SET channel = excluded.channel, type = excluded.type, "
+    "value = excluded.value, task_path = excluded.task_path"
+)
+_COPY_COLUMNS = {
+    _CP: "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, "
+    "metadata",
+    _BL: "checkpoint_ns, channel, version, type, blob",
+    _WR: "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path",
+}
+
+
+def _cfg(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def _bytes(value: Any) -> bytes:
+    return b"" if value is None else bytes(value)
+
+
+class SqlCheckpointSaver(BaseCheckpointSaver[str]):
+    """``BaseCheckpointSaver`` on a SQLAlchemy engine (SQLite or PostgreSQL).
+
+    The tables must exist (``upgrade_database``); this class never creates them.
+    """
+
+    def __init__(self, db: Database | Engine, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        self._db = db if isinstance(db, Database) else Database(db)
+        q = self._db.sql
+        self._q_one, self._q_latest, self._q_writes = (
+            q(_SELECT_ONE),
+            q(_SELECT_LATEST),
+            q(_SELECT_WRITES),
+        )
+        self._q_insert_blob, self._q_upsert = q(_INSERT_BLOB), q(_UPSERT_CHECKPOINT)
+        self._q_write_ignore, self._q_write_replace = q(_WRITE_IGNORE), q(_WRITE_REPLACE)
+        self._q_blob_cache: dict[int, str] = {}
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        configurable = config["configurable"]
+        key = {
+            "thread_id": str(configurable["thread_id"]),
+            "checkpoint_ns": str(configurable.get("checkpoint_ns", "")),
+        }
+        checkpoint_id = get_checkpoint_id(config)
+        with self._db.raw(write=False) as cur:
+            if checkpoint_id:
+                cur.execute(self._q_one, {**key, "checkpoint_id": str(checkpoint_id)})
+            else:
+                cur.execute(self._q_latest, key)
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cid, parent_id, type_, blob, md_type, md_blob = row
+            metadata = cast(CheckpointMetadata, self.serde.loads_typed((md_type, _bytes(md_blob))))
+            return self._load_tuple(
+                cur,
+                key["thread_id"],
+                key["checkpoint_ns"],
+                cid,
+                parent_id,
+                (type_, _bytes(blob)),
+                metadata,
+                config=config if checkpoint_id else None,
+            )
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        if limit is not None and limit <= 0:
+            return
+        where: builtins.list[str] = []
+        params: dict[str, Any] = {}
+        if config is not None:
+            configurable = config["configurable"]
+            where.append("thread_id = :thread_id")
+            params["thread_id"] = str(configurable["thread_id"])
+            checkpoint_ns = configurable.get("checkpoint_ns")
+            if checkpoint_ns is not None:
+                where.append("checkpoint_ns = :checkpoint_ns")
+                params["checkpoint_ns"] = str(checkpoint_ns)
+            if checkpoint_id := get_checkpoint_id(config):
+                where.append("checkpoint_id = :checkpoint_id")
+                params["checkpoint_id"] = str(checkpoint_id)
+        if before is not None and (before_id := get_checkpoint_id(before)):
+            where.append("checkpoint_id < :before_id")
+            params["before_id"] = str(before_id)
+        query = (
+            "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, metadata_type, "
+            f"metadata FROM {_CP}"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns"
+        )
+        if not filter and limit is not None:
+            query += " LIMIT :limit"
+            params["limit"] = limit
+        with self._db.raw(write=False) as cur:
+            cur.execute(self._db.sql(query), params)
+            rows = cur.fetchall()
+
+        selected: builtins.list[tuple[Any, CheckpointMetadata]] = []
+        for row in rows:
+            metadata = cast(CheckpointMetadata, self.serde.loads_typed((row[4], _bytes(row[5]))))
+            if filter and not all(metadata.get(k) == v for k, v in filter.items()):
+                continue
+            selected.append((row, metadata))
+            if limit is not None and len(selected) >= limit:
+                break
+
+        for start in range(0, len(selected), _LIST_BATCH):
+            batch = selected[start : start + _LIST_BATCH]
+            loaded: builtins.list[CheckpointTuple] = []
+            with self._db.raw(write=False) as cur:
+                for row, metadata in batch:
+                    thread_id, checkpoint_ns, checkpoint_id, parent_id = row[:4]
+                    key = {
+                        "thread_id": thread_id,
+                        "checkpoint_ns": checkpoint_ns,
+                        "checkpoint_id": checkpoint_id,
+                    }
+                    cur.execute(self._q_one, key)
+                    found = cur.fetchone()
+                    if found is None:  # deleted since it was listed
+                        continue
+                    loaded.append(
+                        self._load_tuple(
+                            cur,
+                            thread_id,
+                            checkpoint_ns,
+                            checkpoint_id,
+                            parent_id,
+                            (found[2], _bytes(found[3])),
+                            metadata,
+                        )
+                    )
+            yield from loaded
+
+    def _load_tuple(
+        self,
+        cur: Any,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        typed_checkpoint: tuple[str, bytes],
+        metadata: CheckpointMetadata,
+        *,
+        config: RunnableConfig | None = None,
+    ) -> CheckpointTuple:
+        checkpoint = cast(Checkpoint, self.serde.loads_typed(typed_checkpoint))
+        checkpoint["channel_values"] = self._load_blobs(
+            cur, thread_id, checkpoint_ns, checkpoint.get("channel_versions", {})
+        )
+        return CheckpointTuple(
+            config=config or _cfg(thread_id, checkpoint_ns, checkpoint_id),
+            checkpoint=checkpoint,
+            metadata=metadata,
+            parent_config=_cfg(thread_id, checkpoint_ns, parent_id) if parent_id else None,
+            pending_writes=self._load_writes(cur, thread_id, checkpoint_ns, checkpoint_id),
+        )
+
+    def _load_blobs(
+        self, cur: Any, thread_id: str, checkpoint_ns: str, versions: ChannelVersions
+    ) -> dict[str, Any]:
+        if not versions:
+            return {}
+        query = self._q_blob_cache.get(len(versions))
+        if query is None:
+            pairs = " OR ".join(
+                f"(channel = :c{i} AND version = :v{i})" for i in range(len(versions))
+            )
+            query = self._db.sql(_SELECT_BLOBS.format(pairs=pairs))
+            if len(self._q_blob_cache) < 256:
+                self._q_blob_cache[len(versions)] = query
+        params: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
+        for i, (channel, version) in enumerate(versions.items()):
+            params[f"c{i}"] = channel
+            params[f"v{i}"] = str(version)
+        cur.execute(query, params)
+        return {
+            channel: self.serde.loads_typed((type_, _bytes(blob)))
+            for channel, type_, blob in cur.fetchall()
+            if type_ != _EMPTY
+        }
+
+    def _load_writes(
+        self, cur: Any, thread_id: str, checkpoint_ns: str, checkpoint_id: str
+    ) -> builtins.list[PendingWrite]:
+        cur.execute(
+            self._q_writes,
+            {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            },
+        )
+        rows = builtins.list(cur.fetchall())
+        # sorted in Python: database collations must not decide LangGraph's replay order
+        rows.sort(key=lambda r: writes_sort_key(r[4], r[0], r[5]))
+        return [
+            (task_id, channel, self.serde.loads_typed((type_, _bytes(value))))
+            for task_id, channel, type_, value, _, _ in rows
+        ]
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        checkpoint_ns = str(configurable.get("checkpoint_ns", ""))
+        parent_id = configurable.get("checkpoint_id")
+        stripped = dict(checkpoint)
+        values: dict[str, Any] = stripped.pop("channel_values", {})  # type: ignore[assignment]
+        blobs = []
+        for channel, version in new_versions.items():
+            if channel in values:
+                type_, blob = self.serde.dumps_typed(values[channel])
+                blob_value: bytes | None = bytes(blob)
+            else:
+                type_, blob_value = _EMPTY, None
+            blobs.append(
+                {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": checkpoint_ns,
+                    "channel": channel,
+                    "version": str(version),
+                    "type": type_,
+                    "blob": blob_value,
+                }
+            )
+        cp_type, cp_blob = self.serde.dumps_typed(stripped)
+        md_type, md_blob = self.serde.dumps_typed(get_checkpoint_metadata(config, metadata))
+        row = {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint["id"],
+            "parent_checkpoint_id": str(parent_id) if parent_id else None,
+            "type": cp_type,
+            "checkpoint": bytes(cp_blob),
+            "metadata_type": md_type,
+            "metadata": bytes(md_blob),
+        }
+        with self._db.raw(write=True) as cur:
+            if len(blobs) == 1:
+                cur.execute(self._q_insert_blob, blobs[0])
+            elif blobs:
+                cur.executemany(self._q_insert_blob, blobs)
+            cur.execute(self._q_upsert, row)
+        return _cfg(thread_id, checkpoint_ns, checkpoint["id"])
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        configurable = config["configurable"]
+        base = {
+            "thread_id": str(configurable["thread_id"]),
+            "checkpoint_ns": str(configurable.get("checkpoint_ns", "")),
+            "checkpoint_id": str(configurable["checkpoint_id"]),
+            "task_id": task_id,
+            "task_path": task_path,
+        }
+        regular: builtins.list[dict[str, Any]] = []
+        special: builtins.list[dict[str, Any]] = []
+        for idx, (channel, value) in enumerate(writes):
+            type_, blob = self.serde.dumps_typed(value)
+            row = {
+                **base,
+                "idx": WRITES_IDX_MAP.get(channel, idx),
+                "channel": channel,
+                "type": type_,
+                "value": bytes(blob),
+            }
+            (special if channel in WRITES_IDX_MAP else regular).append(row)
+        with self._db.raw(write=True) as cur:
+            for query, rows in ((self._q_write_ignore, regular), (self._q_write_replace, special)):
+                if len(rows) == 1:
+                    cur.execute(query, rows[0])
+                elif rows:
+                    cur.executemany(query, rows)
+
+    def delete_thread(self, thread_id: str) -> None:
+        params = {"thread_id": str(thread_id)}
+        with self._db.raw(write=True) as cur:
+            for table in (_WR, _BL, _CP):
+                cur.execute(
+                    self._db.sql(f"DELETE FROM {table} WHERE thread_id = :thread_id"), params
+                )
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, blob and write of one thread to another (e.g. to fork a run).
+
+        The target thread must not have checkpoints yet.
+        """
+        params = {"source": str(source_thread_id), "target": str(target_thread_id)}
+        with self._db.raw(write=True) as cur:
+            for table, columns in _COPY_COLUMNS.items():
+                cur.execute(
+                    self._db.sql(
+                        f"INSERT INTO {table} (thread_id, {columns}) "
+                        f"SELECT :target, {columns} FROM {table} WHERE thread_id = :source"
+                    ),
+                    params,
+                )
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(current.split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+    # --- async: the sync methods in the default executor -------------------------------------
+
+    async def _in_thread(self, fn: functools.partial[_T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._in_thread(functools.partial(self.get_tuple, config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        items = await self._in_thread(
+            functools.partial(
+                lambda: [*self.list(config, filter=filter, before=before, limit=limit)]
+            )
+        )
+        for item in items:
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await self._in_thread(
+            functools.partial(self.put, config, checkpoint, metadata, new_versions)
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self._in_thread(
+            functools.partial(self.put_writes, config, writes, task_id, task_path)
+        )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._in_thread(functools.partial(self.delete_thread, thread_id))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._in_thread(
+            functools.partial(self.copy_thread, source_thread_id, target_thread_id)
+        )

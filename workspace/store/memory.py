@@ -1,0 +1,333 @@
+"""In-memory implementations of the store ports (tests, notebooks without a database).
+
+Behaves like the SQL store in every way the contract suite checks: values are stored as JSON
+copies (mutating what you passed in or got back never changes what is stored), datetimes are UTC,
+the same errors are raised. One lock per store makes every operation atomic across threads.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workspace.domain.events import Event
+from workspace.domain.graph import WorkflowGraph
+from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
+from workspace.domain.workflow import Draft, Version, Workflow, utcnow
+from workspace.errors import ConflictError, NotFoundError
+from workspace.store._codec import json_value, normalize_event, normalize_run, normalize_step, utc
+from workspace.store._codec import run_changes as _run_changes
+
+__all__ = ["MemoryEventLog", "MemoryRunRepository", "MemoryStore", "MemoryWorkflowRepository"]
+
+
+def _graph_copy(graph: WorkflowGraph) -> WorkflowGraph:
+    return WorkflowGraph.model_validate(graph.model_dump(mode="json"))
+
+
+@dataclass
+class _RunState:
+    run: Run
+    steps: dict[tuple[str, str], StepRecord] = field(default_factory=dict)
+    journal: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+class _Data:
+    """Everything a MemoryStore holds, behind one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.workflows: dict[str, Workflow] = {}  # by id
+        self.slugs: dict[str, str] = {}  # slug -> id
+        self.drafts: dict[str, Draft] = {}
+        self.versions: dict[str, list[Version]] = {}
+        self.runs: dict[str, _RunState] = {}
+
+    def run_state(self, run_id: str) -> _RunState:
+        state = self.runs.get(run_id)
+        if state is None:
+            raise NotFoundError(f"run {run_id!r} not found", run_id=run_id)
+        return state
+
+
+class MemoryWorkflowRepository:
+    def __init__(self, data: _Data) -> None:
+        self._d = data
+
+    def create(self, workflow: Workflow) -> Workflow:
+        stored = workflow.model_copy(
+            deep=True,
+            update={"created_at": utc(workflow.created_at), "updated_at": utc(workflow.updated_at)},
+        )
+        with self._d.lock:
+            if stored.slug in self._d.slugs:
+                raise ConflictError(
+                    f"a workflow with slug {stored.slug!r} already exists", slug=stored.slug
+                )
+            if stored.id in self._d.workflows:
+                raise ConflictError(
+                    f"a workflow with id {stored.id!r} already exists", id=stored.id
+                )
+            self._d.workflows[stored.id] = stored
+            self._d.slugs[stored.slug] = stored.id
+        return stored.model_copy()
+
+    def get(self, slug: str) -> Workflow:
+        found = self.find(slug)
+        if found is None:
+            raise NotFoundError(f"workflow {slug!r} not found", slug=slug)
+        return found
+
+    def get_by_id(self, workflow_id: str) -> Workflow:
+        with self._d.lock:
+            found = self._d.workflows.get(workflow_id)
+        if found is None:
+            raise NotFoundError(f"workflow id {workflow_id!r} not found", id=workflow_id)
+        return found.model_copy()
+
+    def find(self, slug: str) -> Workflow | None:
+        with self._d.lock:
+            workflow_id = self._d.slugs.get(slug)
+            found = None if workflow_id is None else self._d.workflows[workflow_id]
+        return None if found is None else found.model_copy()
+
+    def list(
+        self, *, owner: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Workflow]:
+        with self._d.lock:
+            items = sorted(self._d.workflows.values(), key=lambda w: w.slug)
+        if owner is not None:
+            items = [w for w in items if w.owner == owner]
+        offset, limit = max(0, offset), max(0, limit)
+        return [w.model_copy() for w in items[offset : offset + limit]]
+
+    def update(self, workflow: Workflow) -> Workflow:
+        with self._d.lock:
+            current = self._d.workflows.get(workflow.id)
+            if current is None:
+                raise NotFoundError(f"workflow id {workflow.id!r} not found", id=workflow.id)
+            updated = current.model_copy(
+                update={
+                    "name": workflow.name,
+                    "description": workflow.description,
+                    "tags": tuple(workflow.tags),
+                    "owner": workflow.owner,
+                    "updated_at": utcnow(),
+                }
+            )
+            self._d.workflows[workflow.id] = updated
+        return updated.model_copy()
+
+    def delete(self, slug: str) -> None:
+        with self._d.lock:
+            workflow_id = self._d.slugs.pop(slug, None)
+            if workflow_id is None:
+                raise NotFoundError(f"workflow {slug!r} not found", slug=slug)
+            del self._d.workflows[workflow_id]
+            self._d.drafts.pop(workflow_id, None)
+            self._d.versions.pop(workflow_id, None)
+
+    def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
+        draft = Draft(
+            workflow_id=workflow_id, graph=_graph_copy(graph), dsl=dsl, updated_at=utcnow()
+        )
+        with self._d.lock:
+            if workflow_id not in self._d.workflows:
+                raise NotFoundError(f"workflow id {workflow_id!r} not found", id=workflow_id)
+            self._d.drafts[workflow_id] = draft
+        return draft.model_copy()
+
+    def get_draft(self, workflow_id: str) -> Draft | None:
+        with self._d.lock:
+            draft = self._d.drafts.get(workflow_id)
+        return None if draft is None else draft.model_copy(deep=True)
+
+    def add_version(self, version: Version) -> Version:
+        with self._d.lock:
+            if version.workflow_id not in self._d.workflows:
+                raise NotFoundError(
+                    f"workflow id {version.workflow_id!r} not found", id=version.workflow_id
+                )
+            existing = self._d.versions.setdefault(version.workflow_id, [])
+            stored = version.model_copy(
+                update={
+                    "number": len(existing) + 1,
+                    "graph": _graph_copy(version.graph),
+                    "created_at": utc(version.created_at),
+                }
+            )
+            existing.append(stored)
+        return stored.model_copy(deep=True)
+
+    def get_version(self, workflow_id: str, number: int | None = None) -> Version:
+        with self._d.lock:
+            existing = list(self._d.versions.get(workflow_id, ()))
+        if number is None and existing:
+            return existing[-1].model_copy(deep=True)
+        if number is not None and 1 <= number <= len(existing):
+            return existing[number - 1].model_copy(deep=True)
+        which = "any version" if number is None else f"version {number}"
+        raise NotFoundError(
+            f"workflow id {workflow_id!r} has no {which}", id=workflow_id, number=number
+        )
+
+    def list_versions(self, workflow_id: str) -> builtins.list[Version]:
+        with self._d.lock:
+            existing = list(self._d.versions.get(workflow_id, ()))
+        return [v.model_copy(deep=True) for v in existing]
+
+
+class MemoryRunRepository:
+    def __init__(self, data: _Data) -> None:
+        self._d = data
+
+    def create(self, run: Run) -> Run:
+        stored = normalize_run(run)
+        with self._d.lock:
+            if stored.id in self._d.runs:
+                raise ConflictError(f"a run with id {run.id!r} already exists", run_id=run.id)
+            self._d.runs[stored.id] = _RunState(run=stored)
+        return stored.model_copy(deep=True)
+
+    def get(self, run_id: str) -> Run:
+        with self._d.lock:
+            return self._d.run_state(run_id).run.model_copy(deep=True)
+
+    def list(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: RunStatus | None = None,
+        parent_run_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Run]:
+        with self._d.lock:
+            items = [s.run for s in self._d.runs.values()]
+        if workflow_id is not None:
+            items = [r for r in items if r.workflow_id == workflow_id]
+        if status is not None:
+            items = [r for r in items if r.status == RunStatus(status)]
+        if parent_run_id is not None:
+            items = [r for r in items if r.parent_run_id == parent_run_id]
+        items.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        offset, limit = max(0, offset), max(0, limit)
+        return [r.model_copy(deep=True) for r in items[offset : offset + limit]]
+
+    def transition(self, run_id: str, target: RunStatus, **fields: Any) -> Run:
+        target = RunStatus(target)
+        with self._d.lock:
+            state = self._d.run_state(run_id)
+            check_transition(state.run.status, target)
+            state.run, _ = _run_changes(state.run, fields, target=target)
+            return state.run.model_copy(deep=True)
+
+    def update(self, run_id: str, **fields: Any) -> Run:
+        with self._d.lock:
+            state = self._d.run_state(run_id)
+            state.run, _ = _run_changes(state.run, fields)
+            return state.run.model_copy(deep=True)
+
+    def save_step(self, step: StepRecord) -> StepRecord:
+        stored = normalize_step(step)
+        with self._d.lock:
+            state = self._d.run_state(step.run_id)
+            # dicts keep insertion order: a replaced step keeps its first-started position
+            state.steps[(stored.node_id, stored.iteration)] = stored
+        return stored.model_copy(deep=True)
+
+    def list_steps(self, run_id: str) -> builtins.list[StepRecord]:
+        with self._d.lock:
+            state = self._d.runs.get(run_id)
+            steps = [] if state is None else list(state.steps.values())
+        return [s.model_copy(deep=True) for s in steps]
+
+    def journal_get(self, run_id: str, key: str) -> Any | None:
+        with self._d.lock:
+            state = self._d.runs.get(run_id)
+            value = None if state is None else state.journal.get(key)
+        return json_value(value)
+
+    def journal_put(self, run_id: str, key: str, value: Any) -> None:
+        stored = json_value(value, what="journal value")
+        with self._d.lock:
+            self._d.run_state(run_id).journal.setdefault(key, stored)
+
+
+class MemoryEventLog:
+    def __init__(self, data: _Data) -> None:
+        self._d = data
+
+    def append(self, event: Event) -> Event:
+        with self._d.lock:
+            state = self._d.runs.get(event.run_id)
+            if state is None:
+                raise NotFoundError(
+                    f"run {event.run_id!r} not found; cannot log its event", run_id=event.run_id
+                )
+            stored = normalize_event(event, len(state.events) + 1)
+            state.events.append(stored)
+        return stored.model_copy(deep=True)
+
+    def append_many(self, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Append several events atomically (all or none), in order."""
+        with self._d.lock:
+            for event in batch:
+                self._d.run_state(event.run_id)  # all runs exist before anything is stored
+            return [self.append(event) for event in batch]
+
+    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Store ``step`` (if given) and append ``batch`` atomically."""
+        with self._d.lock:
+            if step is not None:
+                state = self._d.run_state(step.run_id)
+                stored = normalize_step(step)
+                state.steps[(stored.node_id, stored.iteration)] = stored
+            return self.append_many(batch)
+
+    def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
+        with self._d.lock:
+            state = self._d.runs.get(run_id)
+            items = [] if state is None else state.events[max(0, after) :]
+        return [e.model_copy(deep=True) for e in items[: max(0, limit)]]
+
+
+class MemoryStore:
+    """The ``Store`` port in memory. ``checkpointer()`` is LangGraph's ``InMemorySaver``."""
+
+    def __init__(self) -> None:
+        data = _Data()
+        self.workflows = MemoryWorkflowRepository(data)
+        self.runs = MemoryRunRepository(data)
+        self.events = MemoryEventLog(data)
+        self._saver: Any = None
+        self._saver_lock = threading.Lock()
+
+    def checkpointer(self) -> Any:
+        """One ``InMemorySaver`` per store (the same object on every call)."""
+        with self._saver_lock:
+            if self._saver is None:
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                self._saver = InMemorySaver()
+            return self._saver
+
+    def close(self) -> None:
+        """Nothing to release; kept for parity with ``SqlStore``."""
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if TYPE_CHECKING:
+    from workspace.domain.ports import Store
+
+    def _conforms(store: MemoryStore) -> Store:  # mypy proves MemoryStore implements the port
+        return store

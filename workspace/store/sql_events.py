@@ -1,0 +1,133 @@
+"""``EventLog`` on SQL: per-run, gap-free, monotonic ``seq``.
+
+``append`` runs for every event of every run, so it executes pre-written SQL through
+``Database.raw`` (one short transaction, two statements); reads use SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from workspace.domain.events import Event, EventType
+from workspace.domain.run import StepRecord
+from workspace.errors import NotFoundError
+from workspace.store._codec import normalize_event
+from workspace.store.engine import Database, IntegrityViolation
+from workspace.store.sql_runs import UPSERT_STEP, step_params
+from workspace.store.tables import events, runs
+
+__all__ = ["SqlEventLog"]
+
+# The run row is the per-run counter. The UPDATE locks it until commit, so concurrent appenders
+# to one run are serialised, and a rolled-back append gives its numbers back: seq stays gap-free.
+_NEXT_SEQ = (
+    f"UPDATE {runs.name} SET last_event_seq = last_event_seq + :n "
+    "WHERE id = :run_id RETURNING last_event_seq"
+)
+_INSERT = (
+    f"INSERT INTO {events.name} (run_id, seq, workflow, version, type, node_id, ts, data) "
+    "VALUES (:run_id, :seq, :workflow, :version, :type, :node_id, :ts, :data)"
+)
+_FIELDS = ("seq", "run_id", "workflow", "version", "type", "node_id", "ts", "data")
+_SELECT = (
+    select(*(events.c[f] for f in _FIELDS))
+    .where(events.c.run_id == bindparam("b_run"), events.c.seq > bindparam("b_after"))
+    .order_by(events.c.seq)
+    .limit(bindparam("b_limit"))
+)
+
+
+class SqlEventLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._next_seq = db.sql(_NEXT_SEQ)
+        self._insert = db.sql(_INSERT)
+        self._upsert_step = db.sql(UPSERT_STEP)
+
+    def append(self, event: Event) -> Event:
+        return self.append_many([event])[0]
+
+    def append_many(self, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Append several events in one transaction (in order; they may belong to several runs).
+
+        Cheaper than one ``append`` per event; all or none are stored.
+        """
+        return self.record(None, batch)
+
+    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Upsert ``step`` (if given) and append ``batch`` in ONE transaction."""
+        if step is not None:
+            _, step_values = step_params(self._db, step)
+            try:
+                with self._db.raw(write=True) as cur:
+                    cur.execute(self._upsert_step, step_values)
+                    return self._append(cur, batch)
+            except IntegrityViolation:
+                raise NotFoundError(
+                    f"run {step.run_id!r} not found; cannot record its step", run_id=step.run_id
+                ) from None
+        if not batch:
+            return []
+        with self._db.raw(write=True) as cur:
+            return self._append(cur, batch)
+
+    def _append(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
+        if not batch:
+            return []
+        counts: dict[str, int] = {}
+        for event in batch:
+            counts[event.run_id] = counts.get(event.run_id, 0) + 1
+        stored: builtins.list[Event] = []
+        next_seq: dict[str, int] = {}
+        for run_id, n in counts.items():
+            cur.execute(self._next_seq, {"n": n, "run_id": run_id})
+            row = cur.fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"run {run_id!r} not found; cannot log its event", run_id=run_id
+                )
+            next_seq[run_id] = int(row[0]) - n + 1
+        rows: builtins.list[dict[str, Any]] = []
+        for event in batch:
+            seq = next_seq[event.run_id]
+            next_seq[event.run_id] = seq + 1
+            item = normalize_event(event, seq)
+            stored.append(item)
+            rows.append(
+                {
+                    "run_id": item.run_id,
+                    "seq": item.seq,
+                    "workflow": item.workflow,
+                    "version": item.version,
+                    "type": EventType(item.type).value,
+                    "node_id": item.node_id,
+                    "ts": self._db.time_param(item.ts),
+                    "data": self._db.json_param(item.data),
+                }
+            )
+        if len(rows) == 1:
+            cur.execute(self._insert, rows[0])
+        else:
+            cur.executemany(self._insert, rows)
+        return stored
+
+    def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
+        params = {"b_run": run_id, "b_after": after, "b_limit": max(0, limit)}
+        with self._db.read() as conn:
+            return [
+                Event(
+                    seq=row.seq,
+                    run_id=row.run_id,
+                    workflow=row.workflow,
+                    version=row.version,
+                    type=EventType(row.type),
+                    node_id=row.node_id,
+                    ts=row.ts,
+                    data=row.data or {},
+                )
+                for row in conn.execute(_SELECT, params)
+            ]

@@ -1,0 +1,267 @@
+"""The database schema of Plait, as SQLAlchemy Core tables.
+
+This module is the single description of the schema; ``migrations/`` (Alembic) creates it and the
+drift test in ``tests/store/test_migrations.py`` proves the two agree on SQLite and PostgreSQL.
+Product code never calls ``metadata.create_all``.
+
+Portability rules: ids, slugs, hashes and free text are ``Text`` (no length to outgrow); JSON
+values use the generic ``JSON`` type; datetimes are ``UTCDateTime`` (timezone-aware UTC in Python,
+``timestamptz`` on PostgreSQL, ISO text on SQLite). Columns that are ordered or range-compared as
+strings use :data:`Key`, which pins the byte-wise ``"C"`` collation on PostgreSQL so ordering is the
+same as Python's whatever the database locale is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql
+
+__all__ = [
+    "Json",
+    "Key",
+    "UTCDateTime",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "checkpoints",
+    "drafts",
+    "events",
+    "journal",
+    "metadata",
+    "runs",
+    "steps",
+    "versions",
+    "workflows",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; always read back tz-aware in UTC.
+
+    Naive datetimes given to the database are taken to be UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: rows written by other tools
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: Text compared and ordered byte-wise on every backend.
+Key = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
+#: A JSON document; Python ``None`` is stored as SQL NULL.
+Json = JSON(none_as_null=True)
+#: A 64-bit surrogate key that autoincrements on SQLite too (``INTEGER PRIMARY KEY`` there).
+_SurrogateId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- workflows --------------------------------------------------------------------------------
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("slug", Key, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", Json, nullable=False),
+    Column("owner", Text, nullable=True),
+    #: the number of the newest version (0 = none yet); bumped atomically by ``add_version``
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("slug"),
+    Index("ix_workflows_owner_slug", "owner", "slug"),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column(
+        "workflow_id",
+        Key,
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("graph", Json, nullable=False),
+    Column("dsl", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("workflow_id", Key, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("graph", Json, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("dsl", Text, nullable=True),
+    Column("author", Text, nullable=True),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("workflow_id", "number"),
+)
+
+# --- runs -------------------------------------------------------------------------------------
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Key, primary_key=True),
+    # no foreign key: run history outlives a deleted workflow
+    Column("workflow_id", Key, nullable=False),
+    Column("workflow_slug", Text, nullable=False),
+    Column("version_number", Integer, nullable=False),
+    Column("version_hash", Text, nullable=False),
+    Column("trigger_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("input", Json, nullable=True),
+    Column("output", Json, nullable=True),
+    Column("error", Json, nullable=True),
+    Column("pending", Json, nullable=True),
+    Column("parent_run_id", Key, nullable=True),
+    Column("rerun_of", Key, nullable=True),
+    Column("rerun_from_node", Text, nullable=True),
+    Column("thread_id", Text, nullable=True),
+    Column("user", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    #: the ``seq`` of the run's newest event; bumped atomically by ``EventLog.append``
+    Column("last_event_seq", Integer, nullable=False, default=0),
+    Index("ix_runs_created_at", "created_at"),
+    Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
+    Index("ix_runs_status_created_at", "status", "created_at"),
+    Index("ix_runs_parent_run_id", "parent_run_id"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", _SurrogateId, primary_key=True, autoincrement=True),
+    Column("run_id", Key, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("node_id", Text, nullable=False),
+    Column("iteration", Text, nullable=False, default=""),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("status", Text, nullable=False),
+    Column("input", Json, nullable=True),
+    Column("output", Json, nullable=True),
+    Column("error", Json, nullable=True),
+    Column("route", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("tokens", Integer, nullable=True),
+    Column("cost", Float, nullable=True),
+    UniqueConstraint("run_id", "node_id", "iteration"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("run_id", Key, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("workflow", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("node_id", Text, nullable=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("data", Json, nullable=False),
+    PrimaryKeyConstraint("run_id", "seq"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("run_id", Key, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", Key, nullable=False),
+    Column("value", Json, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+# --- LangGraph checkpoints (workspace.store.checkpointer) -------------------------------------
+
+checkpoints = Table(
+    "lg_checkpoints",
+    metadata,
+    Column("thread_id", Key, nullable=False),
+    Column("checkpoint_ns", Key, nullable=False, default=""),
+    Column("checkpoint_id", Key, nullable=False),
+    Column("parent_checkpoint_id", Key, nullable=True),
+    #: the checkpoint without ``channel_values`` (those live in ``lg_checkpoint_blobs``)
+    Column("type", Text, nullable=False),
+    Column("checkpoint", LargeBinary, nullable=False),
+    Column("metadata_type", Text, nullable=False),
+    Column("metadata", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("thread_id", "checkpoint_ns", "checkpoint_id"),
+)
+
+checkpoint_blobs = Table(
+    "lg_checkpoint_blobs",
+    metadata,
+    Column("thread_id", Key, nullable=False),
+    Column("checkpoint_ns", Key, nullable=False, default=""),
+    Column("channel", Key, nullable=False),
+    Column("version", Key, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("blob", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("thread_id", "checkpoint_ns", "channel", "version"),
+)
+
+checkpoint_writes = Table(
+    "lg_checkpoint_writes",
+    metadata,
+    Column("thread_id", Key, nullable=False),
+    Column("checkpoint_ns", Key, nullable=False, default=""),
+    Column("checkpoint_id", Key, nullable=False),
+    Column("task_id", Key, nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("value", LargeBinary, nullable=True),
+    Column("task_path", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+)
