@@ -1,6 +1,7 @@
 """One typed settings tree, read at the edge (CLI, server, worker) and passed down.
 
-Environment variables use the prefix ``PLAIT_``; nested groups use ``__`` (``PLAIT_ENGINE__MAX_STEPS``).
+Environment variables use the prefix ``PLAIT_``; nested groups use ``__``
+(``PLAIT_SANDBOX__TIMEOUT_S``).
 Nothing here runs at import time: call :func:`load_settings`.
 """
 
@@ -20,6 +21,12 @@ class SandboxSettings(BaseModel):
     memory_mb: int = 512
     cpu_s: int = 30
     allow_network: bool = False
+    python: str | None = Field(
+        default=None,
+        description="Interpreter for code snippets (default: the running one). When the worker "
+        "runs as root and this interpreter is world-readable (e.g. /usr/bin/python3), snippets "
+        "run as the unprivileged user 'nobody'.",
+    )
 
 
 class EngineSettings(BaseModel):

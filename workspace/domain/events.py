@@ -23,6 +23,7 @@ class EventType(StrEnum):
     TOKEN = "token"
     TOOL_STARTED = "tool_started"
     TOOL_FINISHED = "tool_finished"
+    REPLY = "reply"
     HUMAN_REQUESTED = "human_requested"
     HUMAN_ANSWERED = "human_answered"
     RUN_SUCCEEDED = "run_succeeded"

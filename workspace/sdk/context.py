@@ -72,7 +72,7 @@ class NodeContext(Protocol):
         ...
 
     def journal(self, key: str, fn: Callable[[], T]) -> T:
-        """Return the value recorded under ``key`` for this run, or call ``fn``, record and return."""
+        """The value recorded under ``key`` for this run; else call ``fn``, record, return it."""
         ...
 
     def check_cancelled(self) -> None:
@@ -81,5 +81,5 @@ class NodeContext(Protocol):
 
     @property
     def limits(self) -> Mapping[str, Any]:
-        """Sandbox limits from settings (``timeout_s``, ``memory_mb``, ``cpu_s``, ``allow_network``)."""
+        """Sandbox limits: timeout_s, memory_mb, cpu_s, allow_network, python."""
         ...

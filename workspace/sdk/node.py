@@ -54,6 +54,9 @@ class NodeType:
     static_routes: ClassVar[tuple[str, ...] | None] = None
     side_effects: ClassVar[bool] = False
     is_trigger: ClassVar[bool] = False
+    #: waits for something outside the run (a human, a timer): ``timeout_s`` is then its answer
+    #: deadline and the engine does not run it under a compute time limit
+    pauses: ClassVar[bool] = False
     attachments: ClassVar[frozenset[EdgeKind]] = frozenset()
     raw_fields: ClassVar[frozenset[str]] = frozenset()
     #: config keys whose value is "missing content" in a draft (e.g. a code node without code)

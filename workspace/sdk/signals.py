@@ -25,3 +25,14 @@ class Suspend(ControlSignal):
         super().__init__(reason)
         self.resume_at = resume_at
         self.reason = reason
+
+
+class HumanInterrupt(ControlSignal):
+    """Raised through node code when the run must pause for a human (or a child run's human).
+
+    Carries the engine's own interrupt exception so the compiler can hand it back to LangGraph;
+    being a BaseException, node code catching ``Exception`` cannot swallow it."""
+
+    def __init__(self, inner: BaseException) -> None:
+        super().__init__("human interrupt")
+        self.inner = inner

@@ -1,0 +1,199 @@
+"""The ``human`` node: pause the run for an approval / form answer (SPEC §4.5)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nodes.operators import as_number
+from workspace.domain import DataType
+from workspace.errors import NodeError
+from workspace.sdk import NodeContext, NodeResult, NodeType, Port
+
+Option = Literal["approve", "reject", "edit", "request_revision"]
+_APPROVE = {"approve", "approved", "yes", "ok", "accept"}
+_REJECT = {"reject", "rejected", "no", "deny", "denied"}
+_REVISION = {"request_revision", "revision", "revise"}
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+
+
+class FormField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Key of the answer in `data`.")
+    type: Literal["text", "multiline", "number", "boolean", "choice", "file"] = Field(
+        default="text", description="Input widget and validation."
+    )
+    label: str | None = Field(default=None, description="Label shown (default: the name).")
+    required: bool = Field(default=False, description="An answer must include a value.")
+    options: list[str] | None = Field(default=None, description="Choices for `choice` fields.")
+
+    @model_validator(mode="after")
+    def _choices(self) -> FormField:
+        if self.type == "choice" and not self.options:
+            raise ValueError(f"choice field {self.name!r} needs `options`")
+        return self
+
+
+class HumanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: Any = Field(default="Please review.", description="Prompt shown (template).")
+    fields: list[FormField] = Field(default_factory=list, description="Form fields to fill in.")
+    options: list[Option] = Field(
+        default_factory=lambda: list[Option](["approve", "reject"]),
+        min_length=1,
+        description="Buttons offered: approve, reject, edit, request_revision.",
+    )
+    revision_target: str | None = Field(
+        default=None, description="Node id re-run with the feedback on `request_revision`."
+    )
+    approve_to_start: bool = Field(
+        default=False, description="The run needs this approval before doing any work."
+    )
+    on_timeout: str = Field(
+        default="reject",
+        description="`reject`, `approve` or `route:<name>` when the node's `timeout_s` (its "
+        "answer deadline) passes without an answer.",
+    )
+
+    @field_validator("on_timeout")
+    @classmethod
+    def _on_timeout(cls, v: str) -> str:
+        if v not in ("reject", "approve") and not (v.startswith("route:") and len(v) > 6):
+            raise ValueError("on_timeout must be reject, approve or route:<name>")
+        return v
+
+
+def _bad(message: str, **details: Any) -> NodeError:
+    return NodeError(message, code="bad_answer", retryable=False, **details)
+
+
+def coerce_field(field: FormField, value: Any) -> Any:
+    """Validate and coerce one form answer; raises NodeError(code="bad_answer")."""
+    if field.type == "number":
+        number = as_number(value)
+        if number is None:
+            raise _bad(f"field {field.name!r} must be a number, got {value!r}", field=field.name)
+        return number
+    if field.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise _bad(f"field {field.name!r} must be a boolean, got {value!r}", field=field.name)
+    if field.type == "choice":
+        if value not in (field.options or []):
+            raise _bad(
+                f"field {field.name!r} must be one of {field.options}, got {value!r}",
+                field=field.name,
+            )
+        return value
+    if field.type in ("text", "multiline") and not isinstance(value, str):
+        raise _bad(f"field {field.name!r} must be text, got {type(value).__name__}")
+    return value
+
+
+def validate_form(fields: list[FormField], data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for f in fields:
+        value = data.get(f.name)
+        if value is None or value == "":
+            if f.required:
+                raise _bad(f"field {f.name!r} is required", field=f.name)
+            continue
+        out[f.name] = coerce_field(f, value)
+    return out
+
+
+def normalise(answer: Any, config: HumanConfig) -> dict[str, Any]:
+    """Any accepted answer shape → ``{"action", "data", "feedback", "answered_by"}``."""
+    data: Any = {}
+    feedback = None
+    who = None
+    if isinstance(answer, bool):
+        action = "approve" if answer else "reject"
+    elif isinstance(answer, str):
+        action = answer.strip().lower()
+    elif isinstance(answer, dict):
+        who = answer.get("answered_by") or answer.get("user")
+        feedback = answer.get("feedback") or answer.get("reason") or answer.get("comment")
+        data = answer.get("data") or {}
+        if "action" in answer:
+            action = str(answer["action"]).strip().lower()
+        elif isinstance(answer.get("approved"), bool):
+            action = "approve" if answer["approved"] else "reject"
+        else:  # a bare form submission
+            action, data = "approve", {k: v for k, v in answer.items() if k != "answered_by"}
+    else:
+        raise _bad(f"unsupported answer of type {type(answer).__name__}")
+    if not isinstance(data, dict):
+        raise _bad("answer `data` must be an object")
+    if action in _APPROVE:
+        action = "approve"
+    elif action in _REJECT:
+        action = "reject"
+    elif action in _REVISION:
+        action = "request_revision"
+    elif action not in ("edit", "timeout"):
+        raise _bad(f"unknown action {action!r}")
+    offered = set(config.options) | ({"approve"} if "edit" in config.options else set())
+    if action != "timeout" and action not in offered:
+        raise _bad(f"action {action!r} is not offered (options: {config.options})")
+    return {"action": action, "data": data, "feedback": feedback, "answered_by": who}
+
+
+class Human(NodeType):
+    """Pause for a human decision (approve / reject / edit / request revision, plus a form).
+
+    Routes `approved`, `rejected`, `revision` (and `<name>` for `on_timeout: route:<name>`).
+    Output: `{"approved", "action", "data", "feedback", "answered_by"}`.
+    """
+
+    name = "human"
+    aliases = ("human_confirmation",)
+    category = "logic"
+    Config = HumanConfig
+    routes = True
+    pauses = True
+    static_routes = ("approved", "rejected", "revision")
+    outputs = (
+        Port(name="output", type=DataType.OBJECT, description="{approved, action, data, ...}"),
+    )
+
+    def route_values(self, config: dict[str, Any]) -> set[str] | None:
+        values = set(self.static_routes or ())
+        on_timeout = config.get("on_timeout")
+        if isinstance(on_timeout, str) and on_timeout.startswith("route:"):
+            values.add(on_timeout[6:])
+        return values
+
+    def execute(self, ctx: NodeContext, config: HumanConfig, input: Any) -> NodeResult:
+        request = {
+            "node_id": ctx.node_id,
+            "message": config.message if isinstance(config.message, str) else str(config.message),
+            "fields": [f.model_dump() for f in config.fields],
+            "options": list(config.options),
+            "approve_to_start": config.approve_to_start,
+            "revision_target": config.revision_target,
+            "on_timeout": config.on_timeout,
+        }
+        answer = normalise(ctx.interrupt(request), config)
+        action = answer["action"]
+        if action in ("approve", "edit"):
+            answer["data"] = validate_form(config.fields, answer["data"])
+            route = "approved"
+        elif action == "reject":
+            route = "rejected"
+        elif action == "request_revision":
+            route = "revision"
+        else:  # the runtime answered {"action": "timeout"} after timeout_s
+            decision = config.on_timeout
+            route = {"approve": "approved", "reject": "rejected"}.get(decision, decision[6:])
+        output = {"approved": route == "approved", **answer}
+        if action == "request_revision":
+            output["revision_target"] = config.revision_target
+        return NodeResult(output=output, route=route)

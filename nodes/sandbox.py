@@ -1,0 +1,238 @@
+"""Parent side of the ``code`` node sandbox: run a Python snippet in a limited subprocess.
+
+The child is ``python -I -S -c <source of nodes/sandbox_runner.py>`` (isolated mode, no
+site-packages: snippets may import the standard library only), started with the isolation of
+:mod:`nodes.isolation` (clean env, private temp dir, rlimits, namespaces, uid drop; SPEC §9).
+This module enforces the wall-clock limit, polls for cancellation, SIGKILLs the child's whole
+process group on timeout / cancel / exit, deletes the temp dir, and maps the runner's result to
+a value or a NodeError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nodes.isolation import ProcessLimits, popen_kwargs
+from workspace.errors import NodeError, NodeTimeout, SandboxError
+
+RUNNER = Path(__file__).with_name("sandbox_runner.py")
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    timeout_s: float = 30.0
+    memory_mb: int = 512
+    cpu_s: int = 30
+    allow_network: bool = False
+    max_capture: int = 64 * 1024
+    #: interpreter for snippets (settings ``sandbox.python``; default: the worker's own)
+    python: str = sys.executable
+
+    @classmethod
+    def from_settings(
+        cls, limits: Mapping[str, Any], *, timeout_s: float | None, allow_network: bool
+    ) -> SandboxLimits:
+        ceiling = float(limits.get("timeout_s") or cls.timeout_s)
+        return cls(
+            timeout_s=min(timeout_s, ceiling) if timeout_s else ceiling,
+            memory_mb=int(limits.get("memory_mb") or cls.memory_mb),
+            cpu_s=int(limits.get("cpu_s") or cls.cpu_s),
+            allow_network=bool(allow_network and limits.get("allow_network", False)),
+            python=str(limits.get("python") or sys.executable),
+        )
+
+
+@dataclass(frozen=True)
+class SandboxOutcome:
+    value: Any
+    stdout: str
+    stderr: str
+
+
+@functools.cache
+def _runner_source() -> str:
+    # passed with -c so the child never needs read access to this package's directory
+    return RUNNER.read_text(encoding="utf-8")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_snippet(
+    code: str,
+    variables: Mapping[str, Any],
+    limits: SandboxLimits,
+    *,
+    check_cancelled: Callable[[], None] = lambda: None,
+) -> SandboxOutcome:
+    """Run ``code`` (a function body) with ``variables`` bound; return its JSON value.
+
+    Raises :class:`NodeTimeout` (wall clock or CPU limit), :class:`SandboxError` (the sandbox
+    itself failed, or the memory limit was hit) or :class:`NodeError` with code ``code_error``
+    (the snippet raised or has a syntax error) / ``bad_return`` (value is not JSON).
+    Control signals raised by ``check_cancelled`` propagate after the child is killed.
+    """
+    request = json.dumps(
+        {
+            "code": code,
+            "variables": dict(variables),
+            "allow_network": limits.allow_network,
+            "max_capture": limits.max_capture,
+        },
+        default=_jsonable,
+    ).encode("utf-8")
+    workdir = tempfile.mkdtemp(prefix="plait-code-")
+    try:
+        isolation = popen_kwargs(
+            limits.python,
+            workdir,
+            ProcessLimits(memory_mb=limits.memory_mb, cpu_s=limits.cpu_s),
+            allow_network=limits.allow_network,
+        )
+        with subprocess.Popen(
+            [limits.python, "-I", "-S", "-c", _runner_source()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **isolation,
+        ) as proc:
+            try:
+                out, err = _communicate(proc, request, limits.timeout_s, check_cancelled)
+            finally:
+                _kill_group(proc)  # stragglers the snippet forked, or the child on error
+        return _outcome(proc.returncode, out, err, limits)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _communicate(
+    proc: subprocess.Popen[bytes],
+    request: bytes,
+    timeout_s: float,
+    check_cancelled: Callable[[], None],
+) -> tuple[bytes, bytes]:
+    deadline = time.monotonic() + timeout_s
+    data: bytes | None = request
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return proc.communicate(data, timeout=max(0.0, min(POLL_S, remaining)))
+        except subprocess.TimeoutExpired:
+            data = None
+        if time.monotonic() >= deadline:
+            _kill_group(proc)
+            _drain(proc)
+            raise NodeTimeout(
+                f"code ran for more than {timeout_s:g}s and was killed", timeout_s=timeout_s
+            )
+        try:
+            check_cancelled()
+        except BaseException:
+            _kill_group(proc)
+            _drain(proc)
+            raise
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError, ValueError):
+        proc.communicate(timeout=2)
+
+
+def _tail(data: bytes, limit: int = 4000) -> str:
+    return data[-limit:].decode("utf-8", errors="replace")
+
+
+def _outcome(rc: int | None, out: bytes, err: bytes, limits: SandboxLimits) -> SandboxOutcome:
+    if rc == -signal.SIGXCPU:
+        raise NodeTimeout(f"code exceeded its CPU limit of {limits.cpu_s}s", cpu_s=limits.cpu_s)
+    if rc == -signal.SIGKILL:
+        raise SandboxError(
+            "the sandbox was killed (CPU hard limit or out of memory)",
+            code="sandbox_killed",
+            stderr=_tail(err),
+        )
+    try:
+        result = json.loads(out.decode("utf-8")) if out else None
+    except ValueError:
+        result = None
+    if not isinstance(result, dict):
+        stderr = _tail(err)
+        if "MemoryError" in stderr:
+            raise SandboxError(
+                f"code exceeded its memory limit of {limits.memory_mb} MB",
+                code="memory_limit",
+                retryable=False,
+                stderr=stderr,
+            )
+        raise SandboxError(
+            f"the sandbox exited without a result (exit status {rc})",
+            exit_status=rc,
+            stderr=stderr,
+        )
+    stdout, stderr = result.get("stdout", ""), result.get("stderr", "") + _tail(err)
+    if result.get("ok"):
+        return SandboxOutcome(result.get("value"), stdout, stderr)
+    raise _error(result["error"], stdout, stderr, limits)
+
+
+def _error(e: dict[str, Any], stdout: str, stderr: str, limits: SandboxLimits) -> NodeError:
+    where = f" (line {e['line']})" if e.get("line") else ""
+    details = {
+        "type": e.get("type"),
+        "line": e.get("line"),
+        "traceback": e.get("traceback"),
+        "stdout": stdout,
+        "stderr": stderr,
+    }
+    kind = e.get("kind")
+    if kind == "memory":
+        return SandboxError(
+            f"code exceeded its memory limit of {limits.memory_mb} MB{where}",
+            code="memory_limit",
+            retryable=False,
+            **details,
+        )
+    if kind == "bad_return":
+        return NodeError(
+            f"code returned a value that is not JSON ({e.get('type')}): {e.get('message')}",
+            code="bad_return",
+            retryable=False,
+            **details,
+        )
+    return NodeError(
+        f"{e.get('type')}: {e.get('message')}{where}",
+        code="code_error",
+        retryable=kind != "syntax",
+        **details,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Make scope values JSON: dataclasses/pydantic models/dates/sets; else ``str``."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

@@ -1,0 +1,206 @@
+"""Child side of the ``code`` node sandbox. Standard library only.
+
+Executed as ``python -I -S -c <this source>`` (isolated mode, no site-packages) inside
+a private temp dir with a clean environment and resource limits (see :mod:`nodes.sandbox`).
+
+Protocol: one JSON request on stdin ``{"code", "variables", "allow_network", "max_capture"}``;
+one JSON result on the ORIGINAL stdout (fd 1 is re-pointed at stderr before user code runs, so
+nothing the snippet prints can corrupt it)::
+
+    {"ok": true, "value": <json>, "stdout": "...", "stderr": "..."}
+    {"ok": false, "error": {"kind", "type", "message", "line", "traceback"}, "stdout", "stderr"}
+
+``kind`` is ``syntax``, ``exception``, ``memory`` or ``bad_return``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import keyword
+import os
+import sys
+import textwrap
+import traceback
+from typing import Any
+
+FILENAME = "<code>"
+NETWORK_OFF = "network access is disabled in this sandbox (set allow_network: true)"
+
+
+class CappedText(io.TextIOBase):
+    """A text sink that keeps at most ``limit`` characters."""
+
+    def __init__(self, limit: int) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+        self._limit = limit
+        self._truncated = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        room = self._limit - self._size
+        if room > 0:
+            self._parts.append(s[:room])
+            self._size += min(room, len(s))
+        if len(s) > room:
+            self._truncated = True
+        return len(s)
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        return text + "\n[... truncated]" if self._truncated else text
+
+
+def block_network() -> None:
+    """Best effort: make every socket constructor and name lookup raise PermissionError.
+
+    Real isolation comes from the network namespace the parent tries to create; this layer
+    covers systems where namespaces are unavailable. Determined code can get around it (e.g.
+    via ctypes), which is why it is documented as best-effort.
+    """
+    import _socket
+    import socket
+
+    class BlockedSocket(socket.socket):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise PermissionError(NETWORK_OFF)
+
+    def denied(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(NETWORK_OFF)
+
+    socket.socket = BlockedSocket  # type: ignore[misc]
+    _socket.socket = BlockedSocket  # type: ignore[misc]
+    for mod in (socket, _socket):
+        for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+            if hasattr(mod, name):
+                setattr(mod, name, denied)
+    socket.create_connection = denied
+    socket.create_server = denied
+
+
+def _user_frames(exc: BaseException, lines: list[str]) -> tuple[int | None, str]:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == FILENAME]
+    text = []
+    for f in frames:
+        src = lines[f.lineno - 1].strip() if f.lineno and 0 < f.lineno <= len(lines) else ""
+        name = "<snippet>" if f.name == "__plait_main__" else f.name
+        text.append(f"  line {f.lineno}, in {name}\n    {src}")
+    text.append(f"{type(exc).__name__}: {exc}")
+    return (frames[-1].lineno if frames else None), "\n".join(text)
+
+
+def _compile(code: str) -> Any:
+    """The snippet as the body of a function ``__plait_main__`` (so ``return`` works), with the
+    snippet's own line numbers."""
+    tree = ast.parse(code, FILENAME, "exec")
+    fields: dict[str, Any] = {
+        "name": "__plait_main__",
+        "args": ast.arguments(
+            posonlyargs=[],
+            args=[],
+            vararg=None,
+            kwonlyargs=[],
+            kw_defaults=[],
+            kwarg=None,
+            defaults=[],
+        ),
+        "body": tree.body or [ast.Pass()],
+        "decorator_list": [],
+        "returns": None,
+        "lineno": 1,
+        "col_offset": 0,
+    }
+    if sys.version_info >= (3, 12):
+        fields["type_params"] = []
+    module = ast.Module(body=[ast.FunctionDef(**fields)], type_ignores=[])
+    ast.fix_missing_locations(module)
+    return compile(module, FILENAME, "exec")
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    code = textwrap.dedent(request["code"])
+    lines = code.splitlines()
+    try:
+        compiled = _compile(code)
+    except SyntaxError as exc:
+        return {
+            "ok": False,
+            "error": {
+                "kind": "syntax",
+                "type": "SyntaxError",
+                "message": exc.msg,
+                "line": exc.lineno,
+                "traceback": f"  line {exc.lineno}\n    {(exc.text or '').strip()}",
+            },
+        }
+    scope: dict[str, Any] = {"__builtins__": builtins, "__name__": "__plait_code__"}
+    for name, value in request["variables"].items():
+        if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
+            scope[name] = value
+    try:
+        exec(compiled, scope)
+        value = scope["__plait_main__"]()
+    except MemoryError as exc:
+        line, tb = _user_frames(exc, lines)
+        return {
+            "ok": False,
+            "error": {
+                "kind": "memory",
+                "type": "MemoryError",
+                "message": str(exc),
+                "line": line,
+                "traceback": tb,
+            },
+        }
+    except BaseException as exc:
+        line, tb = _user_frames(exc, lines)
+        return {
+            "ok": False,
+            "error": {
+                "kind": "exception",
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "line": line,
+                "traceback": tb,
+            },
+        }
+    return {"ok": True, "value": value}
+
+
+def main() -> None:
+    real_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    if not request.get("allow_network", False):
+        block_network()
+    out, err = CappedText(request["max_capture"]), CappedText(request["max_capture"])
+    sys.stdout, sys.stderr = out, err
+    result = run(request)
+    result["stdout"], result["stderr"] = out.getvalue(), err.getvalue()
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError, RecursionError, OverflowError) as exc:
+        value = result.pop("value", None)
+        result["ok"] = False
+        result["error"] = {
+            "kind": "bad_return",
+            "type": type(value).__name__,
+            "message": str(exc),
+            "line": None,
+            "traceback": "",
+        }
+        text = json.dumps(result, default=repr)
+    real_out.write(text)
+    real_out.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
