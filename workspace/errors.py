@@ -6,7 +6,7 @@ purpose::
     PlaitError                      code: "error"
     ├── ConfigurationError          settings or environment are wrong ("configuration_error")
     ├── ValidationError             input does not satisfy a contract ("validation_error");
-    │   └── DSLError                a DSL document has problems; holds every ``Problem`` ("dsl_invalid")
+    │   └── DSLError                a DSL document has problems, all in ``problems`` ("dsl_invalid")
     ├── NotFoundError               a workflow, version or run does not exist ("not_found")
     ├── ConflictError               a state change that is not allowed now ("conflict")
     │   └── InvalidTransition       a run status transition outside the state machine

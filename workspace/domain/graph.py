@@ -25,7 +25,7 @@ class DataType(StrEnum):
     ANY = "any"
 
     def compatible_with(self, other: DataType) -> bool:
-        """Whether a value of this type may flow into a port of type ``other`` without a template."""
+        """Whether a value of this type may flow into an ``other`` port without a template."""
         if DataType.ANY in (self, other) or self == other:
             return True
         return {self, other} == {DataType.MESSAGES, DataType.ARRAY}

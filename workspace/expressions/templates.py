@@ -33,7 +33,7 @@ def is_single_expression(value: str) -> bool:
 
 
 class _Env(ImmutableSandboxedEnvironment):
-    """Dict keys win over attributes: ``{{ fetch.items }}`` is the ``items`` key, not ``dict.items``."""
+    """Dict keys win over attributes: ``{{ fetch.items }}`` is the key, not ``dict.items``."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and attribute in obj:
@@ -42,9 +42,7 @@ class _Env(ImmutableSandboxedEnvironment):
 
 
 def _new_env() -> ImmutableSandboxedEnvironment:
-    env = _Env(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    env = _Env(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters["tojson"] = _tojson
     return env
 
@@ -108,7 +106,8 @@ class Expressions:
             return compiled.render(**scope)
         except JinjaSecurityError as exc:
             raise SecurityError(
-                f"{where}: sandbox refused the template: {exc}", node_id=node_id or None,
+                f"{where}: sandbox refused the template: {exc}",
+                node_id=node_id or None,
                 field=field or None,
             ) from None
         except jinja2.UndefinedError as exc:
@@ -121,8 +120,15 @@ class Expressions:
                 node_id=node_id or None,
                 field=field or None,
             ) from None
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError, KeyError,
-                IndexError, OverflowError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            ZeroDivisionError,
+            AttributeError,
+            KeyError,
+            IndexError,
+            OverflowError,
+        ) as exc:
             raise ExpressionError(
                 f"{where}: {type(exc).__name__}: {exc}",
                 node_id=node_id or None,
@@ -150,8 +156,10 @@ class Expressions:
             out: dict[str, Any] = {}
             for k, v in value.items():
                 sub = f"{field}.{k}" if field else str(k)
-                out[k] = v if (not field and k in raw_fields) else self.render(
-                    v, scope, node_id=node_id, field=sub
+                out[k] = (
+                    v
+                    if (not field and k in raw_fields)
+                    else self.render(v, scope, node_id=node_id, field=sub)
                 )
             return out
         if isinstance(value, list | tuple):

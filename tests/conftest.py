@@ -1,0 +1,50 @@
+"""Shared fixtures: workspaces on the in-memory store and on a real SQLite file, with the
+built-in node types plus a few test node types (real NodeType subclasses, not mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.testnodes import TEST_NODE_TYPES
+from workspace.runtime.workspace import Workspace
+from workspace.sdk.registry import NodeRegistry
+from workspace.settings import Settings
+
+
+@pytest.fixture
+def registry() -> NodeRegistry:
+    reg = NodeRegistry.discover()
+    for t in TEST_NODE_TYPES:
+        reg.register(t)
+    return reg
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(workspace_dir=tmp_path / "ws")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ws(
+    request: pytest.FixtureRequest, registry: NodeRegistry, settings: Settings, tmp_path: Path
+) -> Iterator[Workspace]:
+    if request.param == "memory":
+        w = Workspace.in_memory(settings=settings, registry=registry)
+    else:
+        w = Workspace.open(tmp_path / "ws", settings=settings, registry=registry)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+@pytest.fixture
+def mem_ws(registry: NodeRegistry, settings: Settings) -> Iterator[Workspace]:
+    w = Workspace.in_memory(settings=settings, registry=registry)
+    try:
+        yield w
+    finally:
+        w.close()

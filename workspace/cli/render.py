@@ -1,0 +1,60 @@
+"""Human-readable lines for events and runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from workspace.domain.events import Event, EventType
+
+_ICONS = {
+    EventType.RUN_QUEUED: "…",
+    EventType.RUN_STARTED: "▶",
+    EventType.RUN_RESUMED: "▶",
+    EventType.NODE_STARTED: "·",
+    EventType.NODE_SUCCEEDED: "✓",
+    EventType.NODE_FAILED: "✗",
+    EventType.NODE_SKIPPED: "↷",
+    EventType.NODE_RETRYING: "↻",
+    EventType.NODE_WAITING: "⏸",
+    EventType.HUMAN_REQUESTED: "?",
+    EventType.HUMAN_ANSWERED: "!",
+    EventType.RUN_SUCCEEDED: "■",
+    EventType.RUN_FAILED: "■",
+    EventType.RUN_CANCELLED: "■",
+    EventType.RUN_PAUSED: "⏸",
+    EventType.REPLY: "✉",
+}
+
+
+def short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def event_line(ev: Event) -> str | None:
+    """One line per step event; None for events that do not deserve a line."""
+    if ev.type == EventType.TOKEN:
+        return None
+    icon = _ICONS.get(ev.type, "-")
+    node = f" {ev.node_id}" if ev.node_id else ""
+    it = ev.data.get("iteration")
+    if it:
+        node += f" [{it}]"
+    detail = ""
+    if ev.type == EventType.NODE_SUCCEEDED:
+        route = ev.data.get("route")
+        detail = (f" → {route}" if route else "") + f"  ({ev.data.get('duration_ms', 0):.1f} ms)"
+    elif ev.type in (EventType.NODE_FAILED, EventType.NODE_RETRYING, EventType.RUN_FAILED):
+        err = ev.data.get("error") or {}
+        detail = f"  {err.get('code', '')}: {short(err.get('message', ''), 200)}"
+        if ev.type == EventType.NODE_RETRYING:
+            detail += f" (retry in {ev.data.get('delay_s')}s)"
+    elif ev.type == EventType.HUMAN_REQUESTED:
+        req = ev.data.get("request") or {}
+        detail = f"  {short(req.get('message', ''), 200)}"
+    elif ev.type == EventType.REPLY:
+        detail = f"  {short(ev.data.get('text', ''), 200)}"
+    elif ev.type == EventType.NODE_STARTED:
+        return None  # the finishing line says enough for a terminal
+    return f"{ev.seq:>4} {icon} {ev.type.value}{node}{detail}"

@@ -1,0 +1,145 @@
+"""Compiles a workflow topology into a LangGraph ``StateGraph``.
+
+This is the ONLY module that knows both the Plait model and LangGraph types (SPEC §4.1). Each
+scheduled Plait node becomes one LangGraph node whose function decides (run / skip / wait),
+executes through :class:`NodeExecutor`, and returns a ``Command`` that triggers its successors only
+when it finished. Per-run services travel in ``config["configurable"]["plait"]`` so one compiled
+graph serves every run of a (version hash, trigger).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphBubbleUp
+from langgraph.graph import START, StateGraph
+from langgraph.types import Command, interrupt
+
+from workspace.domain.graph import EdgeKind
+from workspace.engine.activation import FAILED, SKIPPED, SUCCEEDED, Finished, decide, node_input
+from workspace.engine.body import LoopBody
+from workspace.engine.executor import NodeCall, NodeExecutor
+from workspace.engine.services import RunContext
+from workspace.engine.state import RunState
+from workspace.engine.topology import Topology
+from workspace.errors import ValidationError
+from workspace.sdk.signals import HumanInterrupt
+
+RC_KEY = "plait"
+#: LangGraph channel names; node ids may not take them
+STATE_KEYS = frozenset(RunState.__annotations__)
+
+
+def ask_human(request: dict[str, Any]) -> Any:
+    """LangGraph ``interrupt`` wrapped so node code cannot swallow it (see HumanInterrupt)."""
+    try:
+        return interrupt(request)
+    except GraphBubbleUp as exc:
+        raise HumanInterrupt(exc) from None
+
+
+@dataclass(frozen=True)
+class CompiledFlow:
+    topology: Topology
+    app: Any  # langgraph CompiledStateGraph
+
+
+def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, RunnableConfig], Any]:
+    scope = topology.main
+    node = topology.nodes[node_id]
+    incoming = scope.incoming[node_id]
+    successors = list(scope.successors[node_id])
+    handled = any(e.kind == EdgeKind.ERROR for e in topology.graph.outgoing(node_id))
+    is_loop = node_id in topology.loops
+
+    def run_node(state: RunState, config: RunnableConfig) -> Any:
+        rc: RunContext = config["configurable"][RC_KEY]
+        status = state.get("status") or {}
+        if node_id in status:
+            return {}
+        view = Finished(
+            status, state.get("routes") or {}, state.get("outputs") or {}, state.get("errors") or {}
+        )
+        forced = node_id in (state.get("force") or ())
+        decision = "run" if forced else decide(node, incoming, view)
+        if decision == "wait":
+            return {}
+        step = int(config.get("metadata", {}).get("langgraph_step", 0))
+        executor = NodeExecutor(rc)
+        if decision == "skip":
+            executor.skip(node)
+            return Command(
+                update={"status": {node_id: SKIPPED}, "done": {node_id: step}}, goto=successors
+            )
+        overrides = state.get("overrides") or {}
+        value = overrides[node_id] if node_id in overrides else node_input(incoming, view)
+        outputs = dict(view.outputs)
+        trigger = state.get("trigger")
+        body = (
+            LoopBody(
+                executor,
+                topology,
+                node_id,
+                outputs=outputs,
+                trigger=trigger,
+                iteration="",
+                interrupt=ask_human,
+            )
+            if is_loop
+            else None
+        )
+        try:
+            outcome = executor.run(
+                NodeCall(
+                    node=node,
+                    input=value,
+                    outputs=outputs,
+                    trigger=trigger,
+                    handled=handled,
+                    interrupt=ask_human,
+                    body_runner=body,
+                )
+            )
+        except HumanInterrupt as signal:
+            raise signal.inner from None
+        if outcome.status == SUCCEEDED:
+            update: dict[str, Any] = {
+                "status": {node_id: SUCCEEDED},
+                "outputs": {node_id: outcome.output},
+                "routes": {node_id: outcome.route},
+                "done": {node_id: step},
+            }
+        else:
+            update = {
+                "status": {node_id: FAILED},
+                "errors": {node_id: outcome.error},
+                "done": {node_id: step},
+            }
+        return Command(update=update, goto=successors)
+
+    run_node.__name__ = f"plait_{node_id}"
+    return run_node
+
+
+def compile_flow(topology: Topology, checkpointer: Any) -> CompiledFlow:
+    clashes = sorted(set(topology.main.nodes) & STATE_KEYS)
+    if clashes:
+        raise ValidationError(f"node ids {clashes} are reserved", code="reserved_id")
+    builder: StateGraph[RunState, Any, RunState, RunState] = StateGraph(RunState)
+    for node_id in topology.main.nodes:
+        builder.add_node(
+            node_id,
+            _node_function(topology, node_id),  # type: ignore[call-overload]
+            destinations=topology.main.successors[node_id],
+        )
+    entries = list(topology.main.nodes)
+    trigger_id = topology.trigger_id
+
+    def entry(state: RunState) -> str:
+        return state.get("entry") or trigger_id
+
+    builder.add_conditional_edges(START, entry, entries)
+    return CompiledFlow(topology=topology, app=builder.compile(checkpointer=checkpointer))

@@ -1,0 +1,324 @@
+"""Executes one node: render config, validate, call the executor with retries, timeouts and the
+side-effect journal, and record the step (record + events). Shared by the main schedule and loop
+bodies. Knows nothing about LangGraph.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from workspace.domain.events import EventType
+from workspace.domain.graph import Node, RetryPolicy
+from workspace.domain.run import StepRecord, StepStatus
+from workspace.domain.workflow import utcnow
+from workspace.engine.context import EngineNodeContext, build_scope
+from workspace.engine.services import RunContext
+from workspace.errors import NodeError, NodeTimeout, PlaitError
+from workspace.sdk.context import LoopInfo
+from workspace.sdk.node import NodeResult, NodeType
+from workspace.sdk.signals import ControlSignal
+
+_PREVIEW_CHARS = 2000
+
+
+class NodeFailed(PlaitError):
+    """A node failed after its retries and no error edge handles it: the run fails."""
+
+    code = "node_failed"
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message", "node failed"), code=error.get("code"))
+        self.error = error
+
+
+class RunTimeout(NodeFailed):
+    """The run's own time limit passed; no error edge or retry applies."""
+
+    code = "run_timeout"
+
+
+@dataclass
+class Outcome:
+    status: str  # "succeeded" | "failed"
+    output: Any = None
+    route: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class NodeCall:
+    """Everything needed to execute one node once."""
+
+    node: Node
+    input: Any
+    outputs: dict[str, Any]
+    trigger: Any
+    iteration: str = ""
+    loop: LoopInfo | None = None
+    handled: bool = False  # an error edge leaves this node
+    memoize: bool = False  # journal the outcome even without side effects (loop bodies)
+    interrupt: Callable[[dict[str, Any]], Any] | None = None
+    body_runner: Callable[[LoopInfo], Any] | None = None
+
+
+def error_object(exc: BaseException, node_id: str, attempt: int) -> dict[str, Any]:
+    if isinstance(exc, PlaitError):
+        err = exc.to_dict()
+    else:
+        err = {"code": "exception", "message": str(exc) or type(exc).__name__}
+    err.update(type=type(exc).__name__, node_id=node_id, attempt=attempt)
+    return err
+
+
+def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
+    if isinstance(exc, NodeError) and not exc.retryable:
+        return False
+    if isinstance(exc, pydantic.ValidationError):
+        return False
+    if not policy.retry_on:
+        return True
+    code = getattr(exc, "code", None)
+    names = {type(c).__name__ for c in [exc]} | {c.__name__ for c in type(exc).__mro__}
+    return any(r == code or r in names for r in policy.retry_on)
+
+
+def _call_with_timeout(fn: Callable[[], Any], timeout: float | None, node_id: str) -> Any:
+    if timeout is None:
+        return fn()
+    box: dict[str, Any] = {}
+    ctx = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            box["value"] = ctx.run(fn)
+        except BaseException as exc:  # re-raised in the calling thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name=f"plait-node-{node_id}", daemon=True)
+    t.start()
+    t.join(max(timeout, 0.0))
+    if t.is_alive():
+        raise NodeTimeout(
+            f"node {node_id!r} exceeded its time limit of {timeout:.3g}s", node_id=node_id
+        )
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def _preview(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "…"
+
+
+class NodeExecutor:
+    def __init__(self, rc: RunContext) -> None:
+        self.rc = rc
+
+    def run(self, call: NodeCall) -> Outcome:
+        rc, node = self.rc, call.node
+        rc.check_cancelled()
+        node_type = rc.services.registry.get(node.type)
+        policy = node.retry or RetryPolicy()
+        key = f"{rc.run.id}:{node.id}:{call.iteration}"
+        # pausing nodes (human, wait) are not memoised: re-executing them replays their answer
+        # through LangGraph's interrupt order, which a memo would skip and so shift
+        journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
+        started = utcnow()
+        step = StepRecord(
+            run_id=rc.run.id,
+            node_id=node.id,
+            iteration=call.iteration,
+            status=StepStatus.RUNNING,
+            input=call.input,
+            started_at=started,
+        )
+        rc.record(step, EventType.NODE_STARTED, iteration=call.iteration)
+        t0 = time.perf_counter()
+
+        if journaled:
+            hit = rc.services.runs.journal_get(rc.run.id, key)
+            if hit is not None:
+                return self._finish(call, step, t0, Outcome(**hit), replayed=True)
+
+        attempt = 1
+        while True:
+            try:
+                self._check_run_deadline(node.id)
+                result = self._attempt(call, node_type, attempt)
+                outcome = Outcome("succeeded", result.output, result.route)
+                if journaled:
+                    rc.services.runs.journal_put(rc.run.id, key, outcome.__dict__)
+                return self._finish(call, step, t0, outcome)
+            except (ControlSignal, RunTimeout):
+                raise
+            except Exception as exc:
+                err = error_object(exc, node.id, attempt)
+                if attempt < policy.max_attempts and _retryable(exc, policy):
+                    delay = policy.delay_for(attempt)
+                    if policy.jitter:
+                        delay *= random.uniform(0.5, 1.0)
+                    step = step.model_copy(
+                        update={"status": StepStatus.RETRYING, "error": err, "attempt": attempt}
+                    )
+                    rc.record(
+                        step,
+                        EventType.NODE_RETRYING,
+                        attempt=attempt,
+                        error=err,
+                        delay_s=round(delay, 3),
+                        iteration=call.iteration,
+                    )
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                return self._finish(
+                    call,
+                    step.model_copy(update={"attempt": attempt}),
+                    t0,
+                    Outcome("failed", error=err),
+                )
+
+    def _attempt(self, call: NodeCall, node_type: NodeType, attempt: int) -> NodeResult:
+        rc, node = self.rc, call.node
+        scope = build_scope(rc, call.outputs, call.trigger, call.input, call.loop)
+        timeout = node.timeout_s or rc.services.default_node_timeout_s
+        if node_type.pauses:
+            timeout = None  # a human/wait node's timeout_s is its answer deadline, not CPU time
+        ctx = EngineNodeContext(
+            rc,
+            node_id=node.id,
+            attempt=attempt,
+            iteration=call.iteration,
+            scope=scope,
+            loop=call.loop,
+            interrupt=call.interrupt or _no_interrupt,
+            body_runner=call.body_runner,
+            timeout_s=timeout,
+        )
+        if node_type.is_trigger:
+            payload = call.trigger
+            return NodeResult(output=payload if isinstance(payload, dict) else {"output": payload})
+        raw = rc.services.expressions.render(
+            node.config, scope, node_id=node.id, raw_fields=node_type.raw_fields
+        )
+        try:
+            config = node_type.Config.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(config)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(
+                f"node {node.id!r}: invalid config: {problems}",
+                code="config_invalid",
+                node_id=node.id,
+                retryable=False,
+            ) from None
+        run_left = rc.remaining_s()
+        if run_left is not None:
+            timeout = run_left if timeout is None else min(timeout, run_left)
+        value = _call_with_timeout(
+            lambda: node_type.execute(ctx, config, call.input), timeout, node.id
+        )
+        if isinstance(value, NodeResult):
+            result = value
+        elif isinstance(value, dict):
+            result = NodeResult(output=value)
+        else:
+            result = NodeResult(output={"output": value})
+        if node_type.routes and result.route is None:
+            raise NodeError(
+                f"routing node {node.id!r} emitted no route",
+                code="no_route",
+                node_id=node.id,
+                retryable=False,
+            )
+        return result
+
+    def _finish(
+        self, call: NodeCall, step: StepRecord, t0: float, outcome: Outcome, replayed: bool = False
+    ) -> Outcome:
+        rc = self.rc
+        duration_ms = round((time.perf_counter() - t0) * 1000, 3)
+        if outcome.status == "succeeded":
+            done = step.model_copy(
+                update={
+                    "status": StepStatus.SUCCEEDED,
+                    "output": outcome.output,
+                    "route": outcome.route,
+                    "error": None,
+                    "finished_at": utcnow(),
+                }
+            )
+            rc.record(
+                done,
+                EventType.NODE_SUCCEEDED,
+                output=_preview(outcome.output),
+                route=outcome.route,
+                duration_ms=duration_ms,
+                iteration=call.iteration,
+                replayed=replayed,
+            )
+            return outcome
+        failed = step.model_copy(
+            update={"status": StepStatus.FAILED, "error": outcome.error, "finished_at": utcnow()}
+        )
+        rc.record(
+            failed,
+            EventType.NODE_FAILED,
+            error=outcome.error,
+            duration_ms=duration_ms,
+            iteration=call.iteration,
+            handled=call.handled,
+        )
+        if not call.handled:
+            raise NodeFailed(outcome.error or {})
+        return outcome
+
+    def skip(self, node: Node, iteration: str = "") -> None:
+        now = utcnow()
+        step = StepRecord(
+            run_id=self.rc.run.id,
+            node_id=node.id,
+            iteration=iteration,
+            status=StepStatus.SKIPPED,
+            started_at=now,
+            finished_at=now,
+        )
+        self.rc.record(step, EventType.NODE_SKIPPED, iteration=iteration)
+
+    def _check_run_deadline(self, node_id: str) -> None:
+        left = self.rc.remaining_s()
+        if left is not None and left <= 0:
+            raise RunTimeout(
+                {
+                    "code": "run_timeout",
+                    "message": "the run exceeded its time limit",
+                    "node_id": node_id,
+                    "type": "RunTimeout",
+                }
+            )
+
+    def _sleep(self, delay: float) -> None:
+        end = time.monotonic() + delay
+        while True:
+            self.rc.check_cancelled(force=True)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.rc.services.sleep(min(left, self.rc.services.cancel_poll_s))
+
+
+def _no_interrupt(request: dict[str, Any]) -> Any:
+    raise NodeError(
+        "this node cannot wait for a human here", code="interrupt_unavailable", retryable=False
+    )

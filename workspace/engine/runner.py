@@ -1,0 +1,220 @@
+"""Executes runs: compiles (cached), invokes with the checkpointer, and turns what LangGraph
+returns into run status transitions and events. Status changes go through the run repository's
+``transition`` (the one state machine, SPEC §4.6)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+from langgraph.types import Command
+
+from workspace.domain.events import EventType
+from workspace.domain.graph import WorkflowGraph
+from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
+from workspace.domain.workflow import utcnow
+from workspace.engine.activation import FAILED, SUCCEEDED
+from workspace.engine.compiler import RC_KEY, CompiledFlow, compile_flow
+from workspace.engine.executor import NodeFailed
+from workspace.engine.services import EngineServices, RunContext
+from workspace.engine.topology import Topology, build_topology
+from workspace.errors import ConflictError, InvalidTransition
+from workspace.sdk.signals import RunCancelled, RunPaused
+
+
+class Engine:
+    def __init__(self, services: EngineServices, checkpointer: Any, cache_size: int = 256) -> None:
+        self.services = services
+        self.checkpointer = checkpointer
+        self._cache: OrderedDict[tuple[str, str], CompiledFlow] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- compilation -------------------------------------------------------------------------
+
+    def flow(
+        self, graph: WorkflowGraph, trigger_id: str, version_hash: str | None = None
+    ) -> CompiledFlow:
+        key = (version_hash or graph.content_hash(), trigger_id)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        flow = compile_flow(build_topology(graph, trigger_id), self.checkpointer)
+        self._cache[key] = flow
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return flow
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def start(
+        self, run: Run, graph: WorkflowGraph, *, seed: dict[str, Any] | None = None, depth: int = 0
+    ) -> Run:
+        """Run a queued run from its trigger (or, with ``seed``, from a re-run entry node)."""
+        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
+        rc = self._context(run, graph, depth)
+        rc.emit(EventType.RUN_STARTED, trigger=run.trigger_id)
+        state: dict[str, Any] = {"trigger": run.input}
+        state.update(seed or {})
+        return self._drive(rc, flow, state, graph)
+
+    def resume(
+        self, run: Run, graph: WorkflowGraph, answers: dict[str, Any], *, depth: int = 0
+    ) -> Run:
+        """Continue a waiting run; ``answers`` maps interrupt ids to answers."""
+        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        run = self.services.runs.transition(run.id, RunStatus.RUNNING)
+        rc = self._context(run, graph, depth)
+        rc.emit(EventType.RUN_RESUMED, answered=sorted(answers))
+        return self._drive(rc, flow, Command(resume=answers), graph)
+
+    def recover(self, run: Run, graph: WorkflowGraph, *, depth: int = 0) -> Run:
+        """Continue a run interrupted by a crash from its last checkpoint."""
+        if run.status == RunStatus.QUEUED:
+            return self.start(run, graph, depth=depth)
+        if run.status == RunStatus.PAUSED:
+            run = self.services.runs.transition(run.id, RunStatus.RUNNING)
+        elif run.status != RunStatus.RUNNING:
+            raise ConflictError(
+                f"run {run.id} is {run.status.value}; only running, queued or "
+                "paused runs can be recovered",
+                code="not_recoverable",
+            )
+        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        rc = self._context(run, graph, depth)
+        snapshot = flow.app.get_state(self._config(rc))
+        if not snapshot.values:  # crashed before the first checkpoint
+            rc.emit(EventType.RUN_STARTED, trigger=run.trigger_id, recovered=True)
+            return self._drive(rc, flow, {"trigger": run.input}, graph)
+        rc.emit(EventType.RUN_RESUMED, recovered=True)
+        return self._drive(rc, flow, None, graph)
+
+    def final_state(self, run: Run, graph: WorkflowGraph) -> dict[str, Any]:
+        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        snap = flow.app.get_state({"configurable": {"thread_id": run.id}})
+        return dict(snap.values or {})
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _context(self, run: Run, graph: WorkflowGraph, depth: int) -> RunContext:
+        deadline = None
+        timeout = graph.settings.get("timeout_s")
+        if timeout and run.started_at is not None:
+            deadline = run.started_at.timestamp() + float(timeout)
+        return RunContext(run=run, services=self.services, deadline=deadline, depth=depth)
+
+    def _config(self, rc: RunContext) -> dict[str, Any]:
+        return {"configurable": {"thread_id": rc.run.id, RC_KEY: rc}, "recursion_limit": 10_000}
+
+    def _drive(self, rc: RunContext, flow: CompiledFlow, payload: Any, graph: WorkflowGraph) -> Run:
+        runs = self.services.runs
+        durability = graph.settings.get("durability", "sync")
+        try:
+            result = flow.app.invoke(payload, self._config(rc), durability=durability)
+        except NodeFailed as exc:
+            return self._fail(rc, exc.error)
+        except (RunCancelled, RunPaused):
+            return runs.get(rc.run.id)
+        interrupts = result.get("__interrupt__") or []
+        if interrupts:
+            return self._wait(rc, interrupts)
+        output = run_output(flow.topology, result)
+        try:
+            run = runs.transition(
+                rc.run.id, RunStatus.SUCCEEDED, output=output, finished_at=utcnow(), pending=None
+            )
+        except InvalidTransition:
+            return runs.get(rc.run.id)  # cancelled while its last step ran: cancel wins
+        rc.emit(EventType.RUN_SUCCEEDED, output=output, duration_ms=_duration_ms(run))
+        return run
+
+    def _fail(self, rc: RunContext, error: dict[str, Any]) -> Run:
+        runs = self.services.runs
+        try:
+            run = runs.transition(
+                rc.run.id, RunStatus.FAILED, error=error, finished_at=utcnow(), pending=None
+            )
+        except InvalidTransition:
+            return runs.get(rc.run.id)  # already final (cancelled meanwhile)
+        rc.emit(EventType.RUN_FAILED, error=error, node_id_failed=error.get("node_id"))
+        return run
+
+    def _wait(self, rc: RunContext, interrupts: list[Any]) -> Run:
+        runs = self.services.runs
+        previous = {r["interrupt_id"]: r for r in (rc.run.pending or {}).get("requests", [])}
+        requests = []
+        for item in interrupts:
+            value = dict(item.value) if isinstance(item.value, dict) else {"message": item.value}
+            old = previous.get(item.id)
+            requests.append(
+                {
+                    "interrupt_id": item.id,
+                    "token": old["token"] if old else secrets.token_urlsafe(18),
+                    "node_id": value.get("node_id"),
+                    "iteration": value.get("iteration", ""),
+                    "request": value,
+                    "requested_at": old["requested_at"] if old else utcnow().isoformat(),
+                }
+            )
+        try:
+            run = runs.transition(rc.run.id, RunStatus.WAITING, pending={"requests": requests})
+        except InvalidTransition:
+            return runs.get(rc.run.id)
+        for req in requests:
+            if req["interrupt_id"] in previous:
+                continue
+            node_id = req["node_id"]
+            if node_id:
+                runs.save_step(
+                    StepRecord(
+                        run_id=run.id,
+                        node_id=node_id,
+                        iteration=req["iteration"],
+                        status=StepStatus.WAITING,
+                        started_at=utcnow(),
+                    )
+                )
+                rc.emit(EventType.NODE_WAITING, node_id, iteration=req["iteration"])
+            rc.emit(
+                EventType.HUMAN_REQUESTED,
+                node_id,
+                request=req["request"],
+                token=req["token"],
+                interrupt_id=req["interrupt_id"],
+            )
+        return run
+
+
+REPLY_TYPE = "reply"
+
+
+def run_output(topology: Topology, state: dict[str, Any]) -> Any:
+    """SPEC §4.2: the last ``reply`` that ran, else the last succeeded sink (ties: declaration
+    order, later wins)."""
+    status: dict[str, str] = state.get("status") or {}
+    done: dict[str, int] = state.get("done") or {}
+    outputs: dict[str, Any] = state.get("outputs") or {}
+    nodes = topology.nodes
+    succeeded = [n for n, s in status.items() if s == SUCCEEDED and n in topology.main.incoming]
+
+    def rank(n: str) -> tuple[int, int]:
+        return (done.get(n, 0), topology.order[n])
+
+    replies = [n for n in succeeded if nodes[n].type == REPLY_TYPE]
+    if replies:
+        return outputs.get(max(replies, key=rank))
+    executed = {n for n, s in status.items() if s in (SUCCEEDED, FAILED)}
+    sinks = [
+        n for n in succeeded if not any(s in executed for s in topology.main.successors.get(n, ()))
+    ]
+    if not sinks:
+        return None
+    return outputs.get(max(sinks, key=rank))
+
+
+def _duration_ms(run: Run) -> float | None:
+    if run.started_at and run.finished_at:
+        return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
+    return None

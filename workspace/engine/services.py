@@ -1,0 +1,106 @@
+"""What the engine needs from the outside, bundled per engine and per run.
+
+The runtime (composition root) builds these from a store and settings; the engine only sees the
+ports from :mod:`workspace.domain.ports`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workspace.domain.events import Event, EventType
+from workspace.domain.ports import EventSink, RunRepository
+from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.expressions import Expressions
+from workspace.sdk.registry import NodeRegistry
+from workspace.sdk.signals import RunCancelled, RunPaused
+
+
+class ChildRunner(Protocol):
+    """Runs a sub-workflow for a parent node (implemented by the runtime)."""
+
+    def __call__(
+        self,
+        parent: RunContext,
+        node_id: str,
+        key: str,
+        slug: str,
+        payload: Any,
+        ask: Callable[[dict[str, Any]], Any],
+    ) -> Any: ...
+
+
+@dataclass
+class EngineServices:
+    """Long-lived collaborators shared by every run an engine executes."""
+
+    registry: NodeRegistry
+    runs: RunRepository
+    sink: EventSink
+    expressions: Expressions = field(default_factory=Expressions)
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    child_runner: ChildRunner | None = None
+    default_node_timeout_s: float | None = None
+    cancel_poll_s: float = 0.25
+    #: runs cancelled or paused from this process: seen at the next step without a database read
+    stop_requests: dict[str, RunStatus] = field(default_factory=dict)
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class RunContext:
+    """Per-run execution context handed to compiled node functions."""
+
+    run: Run
+    services: EngineServices
+    deadline: float | None = None  # time.time() by which the run must finish
+    depth: int = 0
+    _last_poll: float = 0.0
+
+    def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
+        return self.services.sink.emit(
+            Event(
+                run_id=self.run.id,
+                workflow=self.run.workflow_slug,
+                version=self.run.version_number,
+                type=type,
+                node_id=node_id,
+                data=data,
+            )
+        )
+
+    def record(self, step: StepRecord, type: EventType, **data: Any) -> Event:
+        """Save a step record and emit its event in one store transaction."""
+        return self.services.sink.record(step, [self._event(type, step.node_id, data)])[0]
+
+    def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
+        return Event(
+            run_id=self.run.id,
+            workflow=self.run.workflow_slug,
+            version=self.run.version_number,
+            type=type,
+            node_id=node_id,
+            data=data,
+        )
+
+    def check_cancelled(self, *, force: bool = False) -> None:
+        """Raise RunCancelled / RunPaused if a user stopped the run (polled, cheap)."""
+        status = self.services.stop_requests.get(self.run.id)
+        if status is None:
+            now = time.monotonic()
+            if not force and now - self._last_poll < self.services.cancel_poll_s:
+                return
+            self._last_poll = now
+            status = self.services.runs.get(self.run.id).status
+        if status == RunStatus.CANCELLED:
+            raise RunCancelled(self.run.id)
+        if status == RunStatus.PAUSED:
+            raise RunPaused(self.run.id)
+
+    def remaining_s(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.time()

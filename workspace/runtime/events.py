@@ -1,0 +1,53 @@
+"""The in-process event sink: durable in the store's event log, fanned out to subscribers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from workspace.domain.events import Event
+from workspace.domain.ports import EventLog
+from workspace.domain.run import StepRecord
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], None]
+
+
+class StoreEventSink:
+    """Appends every event to the event log (which assigns ``seq``) and then calls subscribers.
+
+    A subscriber that raises is logged and kept; it never breaks a run.
+    """
+
+    def __init__(self, log_: EventLog) -> None:
+        self._log = log_
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event) -> Event:
+        return self.record(None, [event])[0]
+
+    def record(self, step: StepRecord | None, events: Sequence[Event]) -> list[Event]:
+        stored = self._log.record(step, events)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for ev in stored:
+            for sub in subscribers:
+                try:
+                    sub(ev)
+                except Exception:
+                    log.exception("event subscriber failed")
+        return stored
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe

@@ -1,0 +1,344 @@
+"""The ``Workspace`` facade: the one API notebooks, chat, canvas and the CLI use.
+
+from workspace import Workspace
+ws = Workspace.open("my-workspace")          # a folder (embedded SQLite) or a database URL
+ws.save(dsl_text); ws.publish("triage")
+handle = ws.run("triage", {"payload": {...}})
+ws.resume(handle.id, handle.token, "approve")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workspace import dsl
+from workspace.domain.events import Event, EventType
+from workspace.domain.graph import WorkflowGraph
+from workspace.domain.ports import Store
+from workspace.domain.run import Run, RunStatus
+from workspace.domain.workflow import Version, Workflow, utcnow
+from workspace.engine import Engine, EngineServices
+from workspace.errors import ConflictError, NotFoundError, ValidationError
+from workspace.expressions import Expressions
+from workspace.runtime.children import InlineChildRunner
+from workspace.runtime.events import StoreEventSink
+from workspace.runtime.handle import RunHandle
+from workspace.runtime.workflows import WorkflowService
+from workspace.sdk.registry import NodeRegistry
+from workspace.settings import Settings, load_settings
+from workspace.store import MemoryStore, open_store, upgrade_database
+
+__all__ = ["RunHandle", "Workspace"]
+
+
+class Workspace:
+    def __init__(
+        self, store: Store, settings: Settings, registry: NodeRegistry | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry or NodeRegistry.discover()
+        self.sink = StoreEventSink(store.events)
+        self.workflows = WorkflowService(store, self.registry)
+        services = EngineServices(
+            registry=self.registry,
+            runs=store.runs,
+            sink=self.sink,
+            expressions=Expressions(),
+            limits=settings.sandbox.model_dump(),
+            default_node_timeout_s=settings.engine.default_node_timeout_s,
+        )
+        services.child_runner = InlineChildRunner(self, settings.engine.max_subworkflow_depth)
+        self.engine = Engine(
+            services, store.checkpointer(), cache_size=settings.engine.graph_cache_size
+        )
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        target: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        registry: NodeRegistry | None = None,
+    ) -> Workspace:
+        """Open a workspace folder (embedded SQLite, migrated automatically) or a database URL
+        (which must already be at the latest migration: ``plait db upgrade``)."""
+        settings = settings or load_settings()
+        if target is None:
+            target = settings.database_url or settings.workspace_dir
+        text = str(target)
+        if "://" in text:
+            url = text
+        else:
+            folder = Path(text).expanduser()
+            folder.mkdir(parents=True, exist_ok=True)
+            settings = settings.model_copy(update={"workspace_dir": folder})
+            url = settings.resolved_database_url()
+            if url.startswith("sqlite"):
+                upgrade_database(url)
+        return cls(open_store(url), settings, registry)
+
+    @classmethod
+    def in_memory(
+        cls, *, settings: Settings | None = None, registry: NodeRegistry | None = None
+    ) -> Workspace:
+        return cls(MemoryStore(), settings or load_settings(), registry)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def validate(self, text: str, *, draft: bool = False, filename: str = "<dsl>") -> Any:
+        return self.workflows.validate(text, draft=draft, filename=filename)
+
+    def save(
+        self, text: str, *, draft: bool = False, filename: str = "<dsl>", owner: str | None = None
+    ) -> Workflow:
+        return self.workflows.save(text, draft=draft, filename=filename, owner=owner)
+
+    def publish(self, slug: str, *, message: str = "", author: str | None = None) -> Version:
+        return self.workflows.publish(slug, message=message, author=author)
+
+    def import_dsl(
+        self, text: str, *, filename: str = "<dsl>", author: str | None = None
+    ) -> Version:
+        """Save and publish (no new version when the content did not change)."""
+        wf = self.save(text, filename=filename, owner=author)
+        return self.workflows.publish(wf.slug, author=author, only_if_changed=True)
+
+    def export(self, slug: str, *, format: str = "yaml", version: int | None = None) -> str:
+        return self.workflows.export(slug, format=format, version=version)
+
+    def workflow(self, slug: str) -> Workflow:
+        return self.store.workflows.get(slug)
+
+    def list_workflows(self) -> list[Workflow]:
+        return list(self.store.workflows.list())
+
+    def versions(self, slug: str) -> list[Version]:
+        return list(self.store.workflows.list_versions(self.workflow(slug).id))
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        slug: str,
+        input: Any = None,
+        *,
+        trigger: str | None = None,
+        version: int | None = None,
+        user: str | None = None,
+        thread: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        wf = self.workflow(slug)
+        ver = self.store.workflows.get_version(wf.id, version)
+        missing = dsl.missing_content(ver.graph, self.registry)
+        if missing:
+            raise ValidationError(
+                f"workflow {slug!r} is incomplete: {missing}",
+                code="incomplete_workflow",
+                missing=missing,
+            )
+        trigger_id = trigger or self._default_trigger(ver.graph, slug)
+        run = self.store.runs.create(
+            Run(
+                workflow_id=wf.id,
+                workflow_slug=wf.slug,
+                version_number=ver.number,
+                version_hash=ver.content_hash,
+                trigger_id=trigger_id,
+                input=input,
+                parent_run_id=parent_run_id,
+                user=user,
+                thread_id=thread,
+            )
+        )
+        self._emit(run, EventType.RUN_QUEUED, trigger=trigger_id)
+        return run
+
+    def run(
+        self,
+        slug_or_dsl: str,
+        input: Any = None,
+        *,
+        wait: bool = True,
+        trigger: str | None = None,
+        version: int | None = None,
+        user: str | None = None,
+        thread: str | None = None,
+    ) -> RunHandle:
+        """Run a published workflow (by slug) or a DSL document (imported first)."""
+        slug = slug_or_dsl
+        if "\n" in slug_or_dsl or ":" in slug_or_dsl:
+            slug = self.import_dsl(slug_or_dsl).workflow_id
+            slug = self.store.workflows.get_by_id(slug).slug
+        run = self.create_run(
+            slug, input, trigger=trigger, version=version, user=user, thread=thread
+        )
+        if not wait:
+            threading.Thread(
+                target=self.drive, args=(run,), daemon=True, name=f"plait-run-{run.id}"
+            ).start()
+            return RunHandle(self.store, run)
+        return RunHandle(self.store, self.drive(run))
+
+    def drive(self, run: Run, *, depth: int = 0) -> Run:
+        graph = self._graph(run)
+        return self.engine.start(run, graph, depth=depth)
+
+    def drive_child(self, run: Run, *, depth: int) -> Run:
+        graph = self._graph(run)
+        if run.status == RunStatus.QUEUED:
+            return self.engine.start(run, graph, depth=depth)
+        return self.engine.recover(run, graph, depth=depth)
+
+    def resume(self, run_id: str, token: str, answer: Any) -> RunHandle:
+        """Answer a waiting human step. Idempotent: repeating the same call changes nothing."""
+        return RunHandle(self.store, self.resume_run(run_id, token, answer))
+
+    def resume_run(self, run_id: str, token: str, answer: Any, *, depth: int = 0) -> Run:
+        runs = self.store.runs
+        run = runs.get(run_id)
+        done_key = f"human:{token}"
+        if runs.journal_get(run.id, done_key) is not None:
+            return run  # this token was already answered
+        requests = (
+            (run.pending or {}).get("requests", []) if run.status == RunStatus.WAITING else []
+        )
+        req = next((r for r in requests if r["token"] == token), None)
+        if req is None:
+            if run.status != RunStatus.WAITING:
+                raise ConflictError(
+                    f"run {run_id} is {run.status.value}, not waiting for an answer",
+                    code="not_waiting",
+                )
+            raise ValidationError(
+                "this resume token is not valid for the run's open request", code="bad_token"
+            )
+        runs.journal_put(run.id, done_key, {"value": {"answer": answer}})
+        self._emit(run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer)
+        try:
+            return self.engine.resume(
+                run, self._graph(run), {req["interrupt_id"]: answer}, depth=depth
+            )
+        except ConflictError:
+            return runs.get(run_id)  # someone else resumed it at the same moment
+
+    def recover(self, run_id: str) -> RunHandle:
+        run = self.store.runs.get(run_id)
+        return RunHandle(self.store, self.engine.recover(run, self._graph(run)))
+
+    def rerun(self, run_id: str, from_node: str, input: Any = None) -> RunHandle:
+        """Re-run a finished run from ``from_node``, reusing upstream outputs (SPEC §4.6)."""
+        old = self.store.runs.get(run_id)
+        if not old.status.terminal:
+            raise ConflictError(
+                f"run {run_id} is {old.status.value}; re-run needs a finished run",
+                code="not_finished",
+            )
+        graph = self._graph(old)
+        topology = self.engine.flow(graph, old.trigger_id, old.version_hash).topology
+        if from_node not in topology.main.incoming:
+            raise NotFoundError(
+                f"node {from_node!r} is not on the path of trigger "
+                f"{old.trigger_id!r} (nodes inside loop bodies re-run with "
+                "their loop)",
+                code="unknown_node",
+            )
+        downstream = _descendants(topology.main.successors, from_node)
+        final = self.engine.final_state(old, graph)
+        seed: dict[str, Any] = {
+            key: {n: v for n, v in (final.get(key) or {}).items() if n not in downstream}
+            for key in ("outputs", "status", "routes", "errors", "done")
+        }
+        seed.update(entry=from_node, force=[from_node])
+        if input is not None:
+            seed["overrides"] = {from_node: input}
+        run = self.store.runs.create(
+            Run(
+                workflow_id=old.workflow_id,
+                workflow_slug=old.workflow_slug,
+                version_number=old.version_number,
+                version_hash=old.version_hash,
+                trigger_id=old.trigger_id,
+                input=old.input,
+                rerun_of=old.id,
+                rerun_from_node=from_node,
+                user=old.user,
+                thread_id=old.thread_id,
+            )
+        )
+        self._emit(run, EventType.RUN_QUEUED, rerun_of=old.id, from_node=from_node)
+        return RunHandle(self.store, self.engine.start(run, graph, seed=seed))
+
+    def cancel(self, run_id: str) -> RunHandle:
+        """Cancel a run; the engine stops between steps. Child runs are cancelled too."""
+        run = self.store.runs.get(run_id)
+        if not run.status.terminal:
+            self.engine.services.stop_requests[run_id] = RunStatus.CANCELLED
+            run = self.store.runs.transition(
+                run_id, RunStatus.CANCELLED, finished_at=utcnow(), pending=None
+            )
+            self._emit(run, EventType.RUN_CANCELLED)
+        for child in self.store.runs.list(parent_run_id=run_id):
+            if not child.status.terminal:
+                self.cancel(child.id)
+        return RunHandle(self.store, run)
+
+    def get_run(self, run_id: str) -> RunHandle:
+        return RunHandle(self.store, self.store.runs.get(run_id))
+
+    def runs(self, workflow: str | None = None, *, limit: int = 50) -> list[Run]:
+        wf_id = self.workflow(workflow).id if workflow else None
+        return list(self.store.runs.list(workflow_id=wf_id, limit=limit))
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` for every event emitted in this process; returns an unsubscribe."""
+        return self.sink.subscribe(callback)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _graph(self, run: Run) -> WorkflowGraph:
+        return self.store.workflows.get_version(run.workflow_id, run.version_number).graph
+
+    def _default_trigger(self, graph: WorkflowGraph, slug: str) -> str:
+        for node in graph.nodes:
+            if node.type in self.registry and self.registry.get(node.type).is_trigger:
+                return node.id
+        raise ValidationError(f"workflow {slug!r} has no trigger", code="no_trigger")
+
+    def _emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
+        return self.sink.emit(
+            Event(
+                run_id=run.id,
+                workflow=run.workflow_slug,
+                version=run.version_number,
+                type=type,
+                node_id=node_id,
+                data=data,
+            )
+        )
+
+
+def _descendants(successors: dict[str, tuple[str, ...]], start: str) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for nxt in successors.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
