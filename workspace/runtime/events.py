@@ -16,29 +16,32 @@ Subscriber = Callable[[Event], None]
 
 
 class StoreEventSink:
-    """Appends every event to the event log (which assigns ``seq``) and then calls subscribers.
-
-    A subscriber that raises is logged and kept; it never breaks a run.
+    """Appends every event to the event log (which assigns ``seq``) and then calls subscribers,
+    in ``seq`` order. A subscriber that raises is logged and kept; it never breaks a run.
     """
 
     def __init__(self, log_: EventLog) -> None:
         self._log = log_
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
+        self._deliver = threading.RLock()
 
     def emit(self, event: Event) -> Event:
         return self.record(None, [event])[0]
 
     def record(self, step: StepRecord | None, events: Sequence[Event]) -> list[Event]:
-        stored = self._log.record(step, events)
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for ev in stored:
-            for sub in subscribers:
-                try:
-                    sub(ev)
-                except Exception:
-                    log.exception("event subscriber failed")
+        # storing and delivering under one lock hands events to subscribers in ``seq`` order even
+        # when parallel branches emit from several threads (subscribers must be quick)
+        with self._deliver:
+            stored = self._log.record(step, events)
+            with self._lock:
+                subscribers = list(self._subscribers)
+            for ev in stored:
+                for sub in subscribers:
+                    try:
+                        sub(ev)
+                    except Exception:
+                        log.exception("event subscriber failed")
         return stored
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:

@@ -43,6 +43,7 @@ class Workspace:
         self.registry = registry or NodeRegistry.discover()
         self.sink = StoreEventSink(store.events)
         self.workflows = WorkflowService(store, self.registry)
+        self._graphs: dict[tuple[str, int], WorkflowGraph] = {}
         services = EngineServices(
             registry=self.registry,
             runs=store.runs,
@@ -312,7 +313,15 @@ class Workspace:
     # -- helpers -------------------------------------------------------------------------------
 
     def _graph(self, run: Run) -> WorkflowGraph:
-        return self.store.workflows.get_version(run.workflow_id, run.version_number).graph
+        """The graph a run pinned. Versions are immutable, so they are cached by id and number."""
+        key = (run.workflow_id, run.version_number)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self.store.workflows.get_version(run.workflow_id, run.version_number).graph
+            if len(self._graphs) >= self.settings.engine.graph_cache_size:
+                self._graphs.pop(next(iter(self._graphs)))
+            self._graphs[key] = graph
+        return graph
 
     def _default_trigger(self, graph: WorkflowGraph, slug: str) -> str:
         for node in graph.nodes:
