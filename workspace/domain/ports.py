@@ -118,9 +118,9 @@ class EventLog(Protocol):
         """Append several events atomically, in order."""
         ...
 
-    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
-        """Save ``step`` (upsert, as ``RunRepository.save_step``) and append ``batch`` in one
-        transaction: a step record and the events that announce it are stored together."""
+    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
+        """Save ``steps`` (upsert, as ``RunRepository.save_step``) and append ``batch`` in one
+        transaction: step records and the events that announce them are stored together."""
         ...
 
     def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
@@ -131,8 +131,8 @@ class EventSink(Protocol):
 
     def emit(self, event: Event) -> Event: ...
 
-    def record(self, step: StepRecord | None, events: Sequence[Event]) -> builtins.list[Event]:
-        """Store a step record with its events atomically, then deliver the events."""
+    def record(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> builtins.list[Event]:
+        """Store step records with their events atomically, then deliver the events."""
         ...
 
 

@@ -141,7 +141,7 @@ class NodeExecutor:
             input=call.input,
             started_at=started,
         )
-        rc.record(step, EventType.NODE_STARTED, iteration=call.iteration)
+        rc.begin_step(step, iteration=call.iteration)
         t0 = time.perf_counter()
 
         if journaled:

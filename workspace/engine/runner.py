@@ -167,16 +167,14 @@ class Engine:
                 continue
             node_id = req["node_id"]
             if node_id:
-                runs.save_step(
-                    StepRecord(
-                        run_id=run.id,
-                        node_id=node_id,
-                        iteration=req["iteration"],
-                        status=StepStatus.WAITING,
-                        started_at=utcnow(),
-                    )
+                waiting = StepRecord(
+                    run_id=run.id,
+                    node_id=node_id,
+                    iteration=req["iteration"],
+                    status=StepStatus.WAITING,
+                    started_at=utcnow(),
                 )
-                rc.emit(EventType.NODE_WAITING, node_id, iteration=req["iteration"])
+                rc.record(waiting, EventType.NODE_WAITING, iteration=req["iteration"])
             rc.emit(
                 EventType.HUMAN_REQUESTED,
                 node_id,

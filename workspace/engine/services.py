@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from workspace.domain.events import Event, EventType
 from workspace.domain.ports import EventSink, RunRepository
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
 from workspace.sdk.registry import NodeRegistry
 from workspace.sdk.signals import RunCancelled, RunPaused
@@ -48,6 +49,12 @@ class EngineServices:
     #: runs cancelled or paused from this process: seen at the next step without a database read
     stop_requests: dict[str, RunStatus] = field(default_factory=dict)
     sleep: Callable[[float], None] = time.sleep
+    #: how long a node's start may wait to be stored together with its result
+    start_hold_s: float = 0.05
+    recorder: StepRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recorder = StepRecorder(self.sink, self.start_hold_s)
 
 
 @dataclass
@@ -61,20 +68,15 @@ class RunContext:
     _last_poll: float = 0.0
 
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
-        return self.services.sink.emit(
-            Event(
-                run_id=self.run.id,
-                workflow=self.run.workflow_slug,
-                version=self.run.version_number,
-                type=type,
-                node_id=node_id,
-                data=data,
-            )
-        )
+        return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
+
+    def begin_step(self, step: StepRecord, **data: Any) -> None:
+        """A node started (its start is recorded with its result when it ends quickly)."""
+        self.services.recorder.begin(step, self._event(EventType.NODE_STARTED, step.node_id, data))
 
     def record(self, step: StepRecord, type: EventType, **data: Any) -> Event:
         """Save a step record and emit its event in one store transaction."""
-        return self.services.sink.record(step, [self._event(type, step.node_id, data)])[0]
+        return self.services.recorder.finish(step, [self._event(type, step.node_id, data)])[0]
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
         return Event(

@@ -27,13 +27,13 @@ class StoreEventSink:
         self._deliver = threading.RLock()
 
     def emit(self, event: Event) -> Event:
-        return self.record(None, [event])[0]
+        return self.record((), [event])[0]
 
-    def record(self, step: StepRecord | None, events: Sequence[Event]) -> list[Event]:
+    def record(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> list[Event]:
         # storing and delivering under one lock hands events to subscribers in ``seq`` order even
         # when parallel branches emit from several threads (subscribers must be quick)
         with self._deliver:
-            stored = self._log.record(step, events)
+            stored = self._log.record(steps, events)
             with self._lock:
                 subscribers = list(self._subscribers)
             for ev in stored:

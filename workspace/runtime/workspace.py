@@ -330,16 +330,16 @@ class Workspace:
         raise ValidationError(f"workflow {slug!r} has no trigger", code="no_trigger")
 
     def _emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
-        return self.sink.emit(
-            Event(
-                run_id=run.id,
-                workflow=run.workflow_slug,
-                version=run.version_number,
-                type=type,
-                node_id=node_id,
-                data=data,
-            )
+        # through the engine's recorder, so a run's held node starts are stored first
+        event = Event(
+            run_id=run.id,
+            workflow=run.workflow_slug,
+            version=run.version_number,
+            type=type,
+            node_id=node_id,
+            data=data,
         )
+        return self.engine.services.recorder.emit(run.id, [event])[0]
 
 
 def _descendants(successors: dict[str, tuple[str, ...]], start: str) -> set[str]:

@@ -20,6 +20,7 @@ from workspace.errors import ValidationError
 
 __all__ = [
     "RUN_SETTABLE_FIELDS",
+    "json_text",
     "json_value",
     "normalize_event",
     "normalize_run",
@@ -38,6 +39,16 @@ def json_value(value: Any, *, what: str = "value") -> Any:
         plain = to_jsonable_python(value)
         # a JSON round trip gives an independent copy with exactly the JSON types
         return json.loads(json.dumps(plain, allow_nan=False))
+    except (PydanticSerializationError, TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def json_text(value: Any, *, what: str = "value") -> str | None:
+    """``value`` serialised as JSON text in one pass (None → SQL NULL); the write fast path."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(to_jsonable_python(value), allow_nan=False)
     except (PydanticSerializationError, TypeError, ValueError) as exc:
         raise ValidationError(f"{what} cannot be stored as JSON: {exc}") from None
 

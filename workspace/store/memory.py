@@ -280,14 +280,16 @@ class MemoryEventLog:
                 self._d.run_state(event.run_id)  # all runs exist before anything is stored
             return [self.append(event) for event in batch]
 
-    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
-        """Store ``step`` (if given) and append ``batch`` atomically."""
+    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
+        """Store ``steps`` and append ``batch`` atomically."""
         with self._d.lock:
-            if step is not None:
-                state = self._d.run_state(step.run_id)
-                stored = normalize_step(step)
-                state.steps[(stored.node_id, stored.iteration)] = stored
-            return self.append_many(batch)
+            normalized = [normalize_step(step) for step in steps]
+            for step in normalized:
+                self._d.run_state(step.run_id)
+            events = self.append_many(batch)
+            for step in normalized:
+                self._d.run_state(step.run_id).steps[(step.node_id, step.iteration)] = step
+            return events
 
     def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
         with self._d.lock:

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from workspace.domain.events import Event, EventType
 from workspace.domain.run import StepRecord
 from workspace.errors import NotFoundError
-from workspace.store._codec import normalize_event
+from workspace.store._codec import json_text, utc
 from workspace.store.engine import Database, IntegrityViolation
 from workspace.store.sql_runs import UPSERT_STEP, step_params
 from workspace.store.tables import events, runs
@@ -56,24 +56,23 @@ class SqlEventLog:
 
         Cheaper than one ``append`` per event; all or none are stored.
         """
-        return self.record(None, batch)
+        return self.record((), batch)
 
-    def record(self, step: StepRecord | None, batch: Sequence[Event]) -> builtins.list[Event]:
-        """Upsert ``step`` (if given) and append ``batch`` in ONE transaction."""
-        if step is not None:
-            _, step_values = step_params(self._db, step)
-            try:
-                with self._db.raw(write=True) as cur:
-                    cur.execute(self._upsert_step, step_values)
-                    return self._append(cur, batch)
-            except IntegrityViolation:
-                raise NotFoundError(
-                    f"run {step.run_id!r} not found; cannot record its step", run_id=step.run_id
-                ) from None
-        if not batch:
+    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
+        """Upsert ``steps`` and append ``batch`` in ONE transaction."""
+        if not steps and not batch:
             return []
-        with self._db.raw(write=True) as cur:
-            return self._append(cur, batch)
+        step_values = [step_params(self._db, step) for step in steps]
+        try:
+            with self._db.raw(write=True) as cur:
+                for values in step_values:
+                    cur.execute(self._upsert_step, values)
+                return self._append(cur, batch)
+        except IntegrityViolation:
+            run_id = steps[0].run_id if steps else batch[0].run_id
+            raise NotFoundError(
+                f"run {run_id!r} not found; cannot record its step", run_id=run_id
+            ) from None
 
     def _append(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
         if not batch:
@@ -95,18 +94,19 @@ class SqlEventLog:
         for event in batch:
             seq = next_seq[event.run_id]
             next_seq[event.run_id] = seq + 1
-            item = normalize_event(event, seq)
-            stored.append(item)
+            ts = utc(event.ts)
+            data = json_text(event.data, what="event data")
+            stored.append(event.model_copy(update={"seq": seq, "ts": ts}))
             rows.append(
                 {
-                    "run_id": item.run_id,
-                    "seq": item.seq,
-                    "workflow": item.workflow,
-                    "version": item.version,
-                    "type": EventType(item.type).value,
-                    "node_id": item.node_id,
-                    "ts": self._db.time_param(item.ts),
-                    "data": self._db.json_param(item.data),
+                    "run_id": event.run_id,
+                    "seq": seq,
+                    "workflow": event.workflow,
+                    "version": event.version,
+                    "type": EventType(event.type).value,
+                    "node_id": event.node_id,
+                    "ts": self._db.time_param(ts),
+                    "data": data,
                 }
             )
         if len(rows) == 1:

@@ -15,7 +15,13 @@ from sqlalchemy import bindparam, insert, select, update
 from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError
-from workspace.store._codec import json_value, normalize_run, normalize_step, run_changes
+from workspace.store._codec import (
+    json_text,
+    json_value,
+    normalize_run,
+    normalize_step,
+    run_changes,
+)
 from workspace.store.engine import AnyRow, Database, IntegrityViolation
 from workspace.store.tables import journal, runs, steps
 
@@ -56,15 +62,14 @@ _JOURNAL_PUT = (
 _JOURNAL_GET = f"SELECT value FROM {journal.name} WHERE run_id = :run_id AND key = :key"
 
 
-def step_params(db: Database, step: StepRecord) -> tuple[StepRecord, dict[str, Any]]:
-    """The normalised step and the parameters of ``UPSERT_STEP`` for it."""
-    stored = normalize_step(step)
-    values = {name: _db_value(getattr(stored, name)) for name in _STEP_FIELDS}
+def step_params(db: Database, step: StepRecord) -> dict[str, Any]:
+    """The parameters of ``UPSERT_STEP`` for ``step`` (JSON serialised once, times in UTC)."""
+    values = {name: _db_value(getattr(step, name)) for name in _STEP_FIELDS}
     for name in _STEP_JSON:
-        values[name] = db.json_param(values[name])
+        values[name] = json_text(values[name], what=f"step {name}")
     for name in _STEP_TIMES:
         values[name] = db.time_param(values[name])
-    return stored, values
+    return values
 
 
 def _db_value(value: Any) -> Any:
@@ -160,7 +165,8 @@ class SqlRunRepository:
     # --- steps ------------------------------------------------------------------------------
 
     def save_step(self, step: StepRecord) -> StepRecord:
-        stored, values = step_params(self._db, step)
+        values = step_params(self._db, step)
+        stored = normalize_step(step)
         try:
             with self._db.raw(write=True) as cur:
                 cur.execute(self._upsert_step, values)

@@ -1,0 +1,119 @@
+"""Persists step records and events for running nodes, with as few transactions as possible.
+
+A node's ``node_started`` event (and its ``running`` step record) is held back for a moment:
+a node that finishes quickly is recorded in ONE transaction with its result; a node still
+running after ``hold_s`` is flushed by a background thread so watchers see it start. Anything
+else a run emits first flushes that run's held starts, so per-node order (started before
+anything the node emits, before finished) always holds in the log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from workspace.domain.events import Event
+from workspace.domain.ports import EventSink
+from workspace.domain.run import StepRecord
+
+StepKey = tuple[str, str, str]  # run id, node id, iteration
+
+
+@dataclass
+class _Held:
+    step: StepRecord
+    event: Event
+    since: float = field(default_factory=time.monotonic)
+
+
+class StepRecorder:
+    def __init__(self, sink: EventSink, hold_s: float = 0.05) -> None:
+        self._sink = sink
+        self._hold_s = hold_s
+        self._held: dict[StepKey, _Held] = {}
+        # guards _held and is held while writing, so a start is always stored before its node's
+        # later events; re-entrant because event subscribers may emit from inside a write
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    # -- API used by the engine ------------------------------------------------------------------
+
+    def begin(self, step: StepRecord, event: Event) -> None:
+        """A node started: remember its running record and start event (flushed later)."""
+        key = (step.run_id, step.node_id, step.iteration)
+        with self._lock:
+            self._held[key] = _Held(step, event)
+            self._ensure_flusher()
+            self._wake.notify()
+
+    def finish(self, step: StepRecord, events: Sequence[Event]) -> list[Event]:
+        """A node finished (or changed state): store its record and events with its held start."""
+        key = (step.run_id, step.node_id, step.iteration)
+        with self._lock:
+            held = self._held.pop(key, None)
+            batch = [held.event, *events] if held else list(events)
+            stored = self._sink.record([step], batch)
+        return stored[1:] if held else stored
+
+    def emit(
+        self, run_id: str, events: Sequence[Event], steps: Sequence[StepRecord] = ()
+    ) -> list[Event]:
+        """Other events of a run: its held starts go first, in the same transaction."""
+        with self._lock:
+            held = sorted(
+                (h for k, h in self._held.items() if k[0] == run_id), key=lambda h: h.since
+            )
+            stored = self._sink.record(
+                [h.step for h in held] + list(steps), [h.event for h in held] + list(events)
+            )
+            for h in held:
+                self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)
+        return stored[len(held) :]
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write every held start now (of one run, or all)."""
+        with self._lock:
+            self._write_locked(lambda k, h: run_id is None or k[0] == run_id)
+
+    # -- background flusher ----------------------------------------------------------------------
+
+    def _ensure_flusher(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._loop, name="plait-step-flusher", daemon=True
+            )
+            self._thread.start()
+
+    def _loop(self) -> None:
+        with self._lock:
+            while True:
+                if not self._held:
+                    self._wake.wait(timeout=5.0)
+                    if not self._held:
+                        continue
+                oldest = min(h.since for h in self._held.values())
+                delay = oldest + self._hold_s - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(timeout=delay)
+                    continue
+                try:
+                    self._write_locked(partial(_held_since_before, time.monotonic() - self._hold_s))
+                except Exception:  # the store is down: keep the entries, try again shortly
+                    self._wake.wait(timeout=self._hold_s)
+
+    def _write_locked(self, pick: Callable[[StepKey, _Held], bool]) -> None:
+        chosen = [(k, h) for k, h in self._held.items() if pick(k, h)]
+        if not chosen:
+            return
+        chosen.sort(key=lambda kh: kh[1].since)
+        self._sink.record([h.step for _, h in chosen], [h.event for _, h in chosen])
+        for k, _ in chosen:
+            self._held.pop(k, None)
+
+
+def _held_since_before(cutoff: float, key: StepKey, held: _Held) -> bool:
+    return held.since <= cutoff
