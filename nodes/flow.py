@@ -14,9 +14,6 @@ from workspace.domain.graph import SLUG_RE
 from workspace.errors import NodeError
 from workspace.sdk import NodeContext, NodeType, Port
 
-REPLY_EVENT = "reply"
-_EVENT_TYPES = frozenset(e.value for e in EventType)
-
 
 class WaitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -145,8 +142,8 @@ class ReplyConfig(BaseModel):
 class Reply(NodeType):
     """Send text/attachments back to the channel that triggered the run.
 
-    Emits a `reply` event once the domain defines that event type; delivery is the surface's
-    job (surfaces also see the output in `node_succeeded`).
+    Emits a `reply` event; delivery is the surface's job (surfaces also see the output in
+    `node_succeeded`).
     Output: `{"text", "attachments", "final"}`.
     """
 
@@ -159,8 +156,7 @@ class Reply(NodeType):
     def execute(self, ctx: NodeContext, config: ReplyConfig, input: Any) -> dict[str, Any]:
         text = config.text if isinstance(config.text, str) else _as_text(config.text)
         out = {"text": text, "attachments": list(config.attachments), "final": config.final}
-        if REPLY_EVENT in _EVENT_TYPES:  # the domain has no `reply` event type yet
-            ctx.emit(REPLY_EVENT, dict(out))
+        ctx.emit(EventType.REPLY.value, dict(out))
         return out
 
 

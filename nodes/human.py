@@ -56,7 +56,8 @@ class HumanConfig(BaseModel):
     on_timeout: str = Field(
         default="reject",
         description="`reject`, `approve` or `route:<name>` when the node's `timeout_s` (its "
-        "answer deadline) passes without an answer.",
+        "answer deadline) passes without an answer. Applied by the runtime's durable timers "
+        "(runtime issue); until then an unanswered request stays open.",
     )
 
     @field_validator("on_timeout")
@@ -138,10 +139,10 @@ def normalise(answer: Any, config: HumanConfig) -> dict[str, Any]:
         action = "reject"
     elif action in _REVISION:
         action = "request_revision"
-    elif action not in ("edit", "timeout"):
+    elif action != "edit":
         raise _bad(f"unknown action {action!r}")
     offered = set(config.options) | ({"approve"} if "edit" in config.options else set())
-    if action != "timeout" and action not in offered:
+    if action not in offered:
         raise _bad(f"action {action!r} is not offered (options: {config.options})")
     return {"action": action, "data": data, "feedback": feedback, "answered_by": who}
 
@@ -171,6 +172,23 @@ class Human(NodeType):
             values.add(on_timeout[6:])
         return values
 
+    @staticmethod
+    def _ask(ctx: NodeContext, config: HumanConfig, request: dict[str, Any]) -> dict[str, Any]:
+        """Ask until the answer is valid: an invalid one re-opens the request with the problem
+        (and a new token) instead of failing the run and losing the question."""
+        problem: str | None = None
+        while True:
+            asked = request if problem is None else {**request, "error": problem}
+            try:
+                answer = normalise(ctx.interrupt(asked), config)
+                if answer["action"] in ("approve", "edit"):
+                    answer["data"] = validate_form(config.fields, answer["data"])
+                return answer
+            except NodeError as exc:
+                if exc.code != "bad_answer":
+                    raise
+                problem = exc.message
+
     def execute(self, ctx: NodeContext, config: HumanConfig, input: Any) -> NodeResult:
         request = {
             "node_id": ctx.node_id,
@@ -181,18 +199,14 @@ class Human(NodeType):
             "revision_target": config.revision_target,
             "on_timeout": config.on_timeout,
         }
-        answer = normalise(ctx.interrupt(request), config)
+        answer = self._ask(ctx, config, request)
         action = answer["action"]
         if action in ("approve", "edit"):
-            answer["data"] = validate_form(config.fields, answer["data"])
             route = "approved"
         elif action == "reject":
             route = "rejected"
-        elif action == "request_revision":
+        else:
             route = "revision"
-        else:  # the runtime answered {"action": "timeout"} after timeout_s
-            decision = config.on_timeout
-            route = {"approve": "approved", "reject": "rejected"}.get(decision, decision[6:])
         output = {"approved": route == "approved", **answer}
         if action == "request_revision":
             output["revision_target"] = config.revision_target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Literal
 
@@ -73,13 +74,15 @@ class Loop(NodeType):
                 field="over",
             )
         total = len(items)
-        if total > config.max_iterations:
+        # the workspace-wide cap (settings engine.max_loop_iterations) bounds every loop
+        cap = min(config.max_iterations, int(ctx.limits.get("max_loop_iterations") or total))
+        if total > cap:
             raise NodeError(
-                f"loop over {total} items exceeds max_iterations={config.max_iterations}",
+                f"loop over {total} items exceeds max_iterations={cap}",
                 code="max_iterations_exceeded",
                 retryable=False,
                 items=total,
-                max_iterations=config.max_iterations,
+                max_iterations=cap,
             )
         loops = [LoopInfo(item=item, index=i, total=total) for i, item in enumerate(items)]
         results: list[Any] = [None] * total
@@ -127,7 +130,12 @@ class Loop(NodeType):
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"loop-{ctx.node_id}")
         futures: dict[Future[Any], int] = {}
         try:
-            futures = {pool.submit(body, loop): loop.index for loop in loops}
+            # each item runs in a copy of this context: the engine's per-run context variables
+            # (e.g. what a human question needs to pause the run) must reach the body
+            futures = {
+                pool.submit(contextvars.copy_context().run, body, loop): loop.index
+                for loop in loops
+            }
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodes.isolation import ProcessLimits, popen_kwargs
+from nodes.isolation import ProcessLimits, drop_uid, popen_kwargs
 from workspace.errors import NodeError, NodeTimeout, SandboxError
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
@@ -39,8 +39,10 @@ class SandboxLimits:
     cpu_s: int = 30
     allow_network: bool = False
     max_capture: int = 64 * 1024
-    #: interpreter for snippets (settings ``sandbox.python``; default: the worker's own)
+    #: interpreter for snippets (settings ``sandbox.python``; default: see default_python)
     python: str = sys.executable
+    #: settings ``sandbox.allow_root``: run snippets as root when no uid drop is possible
+    allow_root: bool = False
 
     @classmethod
     def from_settings(
@@ -52,7 +54,8 @@ class SandboxLimits:
             memory_mb=int(limits.get("memory_mb") or cls.memory_mb),
             cpu_s=int(limits.get("cpu_s") or cls.cpu_s),
             allow_network=bool(allow_network and limits.get("allow_network", False)),
-            python=str(limits.get("python") or sys.executable),
+            python=str(limits.get("python") or default_python()),
+            allow_root=bool(limits.get("allow_root", False)),
         )
 
 
@@ -61,6 +64,18 @@ class SandboxOutcome:
     value: Any
     stdout: str
     stderr: str
+
+
+@functools.cache
+def default_python() -> str:
+    """The worker's own interpreter, unless the worker is root and that interpreter cannot be
+    run by ``nobody`` (pyenv under /root): then the first system interpreter that can."""
+    if os.geteuid() != 0 or drop_uid(sys.executable) is not None:
+        return sys.executable
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
+        if os.path.exists(candidate) and drop_uid(candidate) is not None:
+            return candidate
+    return sys.executable
 
 
 @functools.cache
@@ -99,6 +114,15 @@ def run_snippet(
     ).encode("utf-8")
     workdir = tempfile.mkdtemp(prefix="plait-code-")
     try:
+        if os.geteuid() == 0 and drop_uid(limits.python) is None and not limits.allow_root:
+            raise SandboxError(
+                "refusing to run a code snippet as root: the interpreter "
+                f"{limits.python} cannot be run by the unprivileged user, so the snippet could "
+                "read and write the workspace database. Set PLAIT_SANDBOX__PYTHON to a "
+                "world-readable interpreter (e.g. /usr/bin/python3), run the worker as a normal "
+                "user, or set PLAIT_SANDBOX__ALLOW_ROOT=true to accept the risk.",
+                retryable=False,
+            )
         isolation = popen_kwargs(
             limits.python,
             workdir,

@@ -27,6 +27,11 @@ class SandboxSettings(BaseModel):
         "runs as root and this interpreter is world-readable (e.g. /usr/bin/python3), snippets "
         "run as the unprivileged user 'nobody'.",
     )
+    allow_root: bool = Field(
+        default=False,
+        description="Run snippets as root when no unprivileged interpreter is available "
+        "(unsafe: a snippet could then change the workspace database).",
+    )
 
 
 class EngineSettings(BaseModel):

@@ -16,6 +16,7 @@ from workspace.domain import (
     RetryPolicy,
     WorkflowGraph,
 )
+from workspace.domain.graph import RESERVED_NODE_IDS
 from workspace.dsl.compiler import sort_edges
 from workspace.sdk import NodeRegistry
 
@@ -36,7 +37,9 @@ def _json_containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]
 
 json_values = st.recursive(json_scalars, _json_containers, max_leaves=8)
 json_configs = st.dictionaries(st.text(max_size=10), json_values, max_size=4)
-ids = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True)
+ids = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True).filter(
+    lambda i: i not in RESERVED_NODE_IDS and not i.startswith("__")
+)
 positions = st.builds(
     Position, x=st.floats(-1e6, 1e6, allow_nan=False), y=st.floats(-1e6, 1e6, allow_nan=False)
 )

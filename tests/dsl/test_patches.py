@@ -18,7 +18,7 @@ trigger: chat
 steps:
   - {id: fetch, type: http_request, url: "https://x"}
   - {id: bot, type: agent, prompt: "old prompt", tools: [calculator, web_search]}
-  - {id: run, type: code, code: "return 1"}
+  - {id: compute, type: code, code: "return 1"}
   - {id: reply, type: reply, message: done}
 """
 
@@ -100,7 +100,7 @@ def test_remove_step_reconnects(reg: NodeRegistry) -> None:
     )
     ids = {n.id for n in g.nodes}
     assert "bot" not in ids and "bot_calculator" not in ids and "bot_web_search" not in ids
-    assert ("fetch", "run", "data", None) in edges(g)
+    assert ("fetch", "compute", "data", None) in edges(g)
 
 
 def test_update_prompt_config_and_spellings(reg: NodeRegistry) -> None:
@@ -110,13 +110,13 @@ def test_update_prompt_config_and_spellings(reg: NodeRegistry) -> None:
         based_on: base-flow
         patches:
           - {action: update_prompt, agent_id: bot, prompt: "new prompt"}
-          - {action: update_prompt, node_id: run, snippet: "return 3"}
+          - {action: update_prompt, node_id: compute, snippet: "return 3"}
           - {action: update_config, step_id: fetch, config: {method: POST}}
     """,
         reg,
     )
     assert g.node("bot").config["prompt"] == "new prompt"
-    assert g.node("run").config["code"] == "return 3"
+    assert g.node("compute").config["code"] == "return 3"
     assert g.node("fetch").config == {"url": "https://x", "method": "POST"}
 
 
@@ -181,7 +181,7 @@ patches:
   - {action: update_prompt, step_id: ghost, prompt: x}
   - {action: explode}
   - {action: add_step, after: fetch, step: {id: fetch, type: code, code: x}}
-  - {action: add_tool, step_id: run, tool: calculator}
+  - {action: add_tool, step_id: compute, tool: calculator}
 """
     r = fork(text, reg)
     got = [(p.code, p.path, p.line) for p in r.errors]
@@ -206,7 +206,7 @@ name: f
 based_on: base-flow
 patches:
   - action: add_step
-    after: run
+    after: compute
     step: {id: x, type: http_request, url: "https://x", method: FETCH}
 """,
         reg,

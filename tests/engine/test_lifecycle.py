@@ -234,3 +234,26 @@ steps:
     assert log.read_text().split() == ["up", "mid", "mid"]
     assert again.run.rerun_of == first.id
     assert again.output == {"output": {"edited": True}}
+
+
+def test_rerun_output_comes_from_the_new_run(ws: Workspace) -> None:
+    dsl = """
+name: rerun-output
+flow: explicit
+trigger: manual
+steps:
+  - {id: side, type: transform, template: "side"}
+  - {id: a, type: transform, template: "a"}
+  - {id: c, type: transform, template: "{{ input.output }}"}
+edges:
+  - {from: trigger_manual, to: a}
+  - {from: trigger_manual, to: side}
+  - {from: a, to: c}
+"""
+    # `side` is a sink that finished early in the first run; the re-run's output must still be
+    # the node it re-executed, not a reused one
+    first = ws.run(dsl)
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    assert first.output == {"output": "a"}
+    again = ws.rerun(first.id, "c", input={"output": "EDITED"})
+    assert again.output == {"output": "EDITED"}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +50,10 @@ def _plait(*args: str, cwd: Path) -> list[str]:
 def test_sigkill_then_recover_continues_from_checkpoint(tmp_path: Path) -> None:
     wf = tmp_path / "crashy.yaml"
     wf.write_text(WORKFLOW)
-    log = tmp_path / "exec.log"
+    # code snippets run as an unprivileged user: give them a folder they may write to
+    shared = Path(tempfile.mkdtemp(prefix="plait-recovery-"))
+    shared.chmod(0o777)
+    log = shared / "exec.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     payload = json.dumps({"log": str(log)})
     proc = subprocess.Popen(
@@ -88,3 +93,4 @@ def test_sigkill_then_recover_continues_from_checkpoint(tmp_path: Path) -> None:
     result = json.loads(out.stdout)
     assert result["status"] == "succeeded"
     assert log.read_text().split() == ["first", "slow", "slow", "last"]
+    shutil.rmtree(shared, ignore_errors=True)

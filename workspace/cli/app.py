@@ -13,7 +13,14 @@ from typing import Any, NoReturn
 
 import click
 
-from workspace.errors import DSLError, NotFoundError, PlaitError
+from workspace.errors import (
+    ConfigurationError,
+    ConflictError,
+    DSLError,
+    NotFoundError,
+    PlaitError,
+    ValidationError,
+)
 from workspace.settings import load_settings
 
 EXIT_FAILED, EXIT_INVALID, EXIT_WAITING, EXIT_NOT_FOUND = 1, 2, 3, 4
@@ -45,6 +52,10 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         _fail(f"cannot read {path}: {exc.strerror}", EXIT_INVALID)
+    except UnicodeDecodeError as exc:
+        _fail(
+            f"cannot read {path}: not UTF-8 text ({exc.reason} at byte {exc.start})", EXIT_INVALID
+        )
 
 
 def _json_arg(text: str | None, what: str) -> Any:
@@ -67,16 +78,15 @@ class PlaitGroup(click.Group):
         except DSLError as exc:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_INVALID)
-        except NotFoundError as exc:
+        except (NotFoundError, ConflictError) as exc:
             _fail(f"{exc.message} [{exc.code}]", EXIT_NOT_FOUND)
-        except PlaitError as exc:
-            code = (
-                EXIT_INVALID
-                if exc.code
-                in ("validation_error", "incomplete_workflow", "bad_token", "configuration_error")
-                else EXIT_NOT_FOUND
-            )
-            _fail(f"{exc.message} [{exc.code}]", code)
+        except (ValidationError, ConfigurationError) as exc:
+            _fail(f"{exc.message} [{exc.code}]", EXIT_INVALID)
+        except PlaitError as exc:  # the store or another part failed underneath
+            _fail(f"{exc.message} [{exc.code}]", EXIT_FAILED)
+        except OSError as exc:  # e.g. a workspace folder that cannot be created
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}", EXIT_INVALID)
 
 
 @click.group(cls=PlaitGroup)

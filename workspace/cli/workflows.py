@@ -13,12 +13,13 @@ from workspace.settings import load_settings
 
 
 @cli.command()
-@click.argument("directory", required=False, default=".")
-def init(directory: str) -> None:
-    """Create a workspace folder with its database."""
+@click.argument("directory", required=False, default=None)
+@click.pass_context
+def init(ctx: click.Context, directory: str | None) -> None:
+    """Create a workspace folder (DIRECTORY, else --dir, else the current one) and its database."""
     from workspace.store import upgrade_database
 
-    folder = Path(directory).expanduser()
+    folder = Path(directory or ctx.find_root().obj.get("dir") or ".").expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     settings = load_settings().model_copy(update={"workspace_dir": folder})
     url = settings.resolved_database_url()

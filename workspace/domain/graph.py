@@ -12,6 +12,9 @@ from workspace.domain.canonical import canonical_json, content_hash
 
 NODE_ID_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: ids a node may not take: the names expressions bind (a node called ``run`` would be hidden
+#: by the run's own variable)
+RESERVED_NODE_IDS = frozenset({"input", "trigger", "outputs", "node_outputs", "loop", "run"})
 
 
 class DataType(StrEnum):
@@ -98,8 +101,10 @@ class Node(_Frozen):
     @field_validator("id")
     @classmethod
     def _valid_id(cls, v: str) -> str:
-        if not NODE_ID_RE.match(v):
-            raise ValueError(f"node id {v!r} must match [a-z_][a-z0-9_]*")
+        if not NODE_ID_RE.match(v) or v.startswith("__"):
+            raise ValueError(f"node id {v!r} must match [a-z_][a-z0-9_]* (not starting with __)")
+        if v in RESERVED_NODE_IDS:
+            raise ValueError(f"node id {v!r} is reserved")
         return v
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from workspace.domain.graph import NODE_ID_RE, EdgeKind, JoinSpec, Position, RetryPolicy
+from workspace.domain.graph import (
+    NODE_ID_RE,
+    RESERVED_NODE_IDS,
+    EdgeKind,
+    JoinSpec,
+    Position,
+    RetryPolicy,
+)
 from workspace.dsl import typeinfo as ti
 from workspace.dsl.model import BODY_KEY, SHARED_STEP_KEYS
 from workspace.dsl.source import SourceMap, join_index, join_key
@@ -218,6 +225,15 @@ class StepReader:
             node_id = str(raw_id)
             valid_id = False
             col.ids.setdefault(node_id, path)
+        elif raw_id in RESERVED_NODE_IDS or raw_id.startswith("__"):
+            col.problem(
+                "reserved_id",
+                f"step id {raw_id!r} is reserved (expressions use that name); choose another id",
+                join_key(path, "id"),
+            )
+            node_id = raw_id
+            valid_id = False
+            col.ids.setdefault(node_id, path)
         else:
             node_id = raw_id
             if not col.claim_id(node_id, path):
@@ -344,7 +360,11 @@ class StepReader:
             )
             return
         if explicit_id is not None:
-            if not isinstance(explicit_id, str) or not NODE_ID_RE.match(explicit_id):
+            if (
+                not isinstance(explicit_id, str)
+                or not NODE_ID_RE.match(explicit_id)
+                or explicit_id in RESERVED_NODE_IDS
+            ):
                 col.problem("invalid_id", f"invalid id {explicit_id!r}", join_key(path, "id"))
                 return
             if not col.claim_id(explicit_id, path):

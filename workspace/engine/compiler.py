@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -33,12 +34,27 @@ RC_KEY = "plait"
 STATE_KEYS = frozenset(RunState.__annotations__)
 
 
-def ask_human(request: dict[str, Any]) -> Any:
-    """LangGraph ``interrupt`` wrapped so node code cannot swallow it (see HumanInterrupt)."""
-    try:
-        return interrupt(request)
-    except GraphBubbleUp as exc:
-        raise HumanInterrupt(exc) from None
+ANSWER_PREFIX = "answer:"
+
+
+def ask_human(rc: RunContext, request: dict[str, Any]) -> Any:
+    """Pause for a human until the answer to ``request["key"]`` is in the run's journal.
+
+    Answers are journaled by key (``{run}:{node}:{iteration}#{n}``) before the run resumes, and
+    read back from there: LangGraph's interrupt only parks and wakes the run, its resume values
+    (matched by call order) are never trusted. That keeps answers with their questions when a
+    node re-executes, in loops (parallel ones too) and across sub-workflows. LangGraph's
+    interrupt is wrapped so node code catching ``Exception`` cannot swallow it.
+    """
+    key = f"{ANSWER_PREFIX}{request['key']}"
+    while True:
+        hit = rc.services.runs.journal_get(rc.run.id, key)
+        if hit is not None:
+            return hit["value"]
+        try:
+            interrupt(request)
+        except GraphBubbleUp as exc:
+            raise HumanInterrupt(exc) from None
 
 
 @dataclass(frozen=True)
@@ -57,13 +73,13 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
 
     def run_node(state: RunState, config: RunnableConfig) -> Any:
         rc: RunContext = config["configurable"][RC_KEY]
-        status = state.get("status") or {}
+        status = state.get("Status") or {}
         if node_id in status:
             return {}
         view = Finished(
-            status, state.get("routes") or {}, state.get("outputs") or {}, state.get("errors") or {}
+            status, state.get("Routes") or {}, state.get("Outputs") or {}, state.get("Errors") or {}
         )
-        forced = node_id in (state.get("force") or ())
+        forced = node_id in (state.get("Force") or ())
         decision = "run" if forced else decide(node, incoming, view)
         if decision == "wait":
             return {}
@@ -72,12 +88,13 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
         if decision == "skip":
             executor.skip(node)
             return Command(
-                update={"status": {node_id: SKIPPED}, "done": {node_id: step}}, goto=successors
+                update={"Status": {node_id: SKIPPED}, "Done": {node_id: step}}, goto=successors
             )
-        overrides = state.get("overrides") or {}
+        overrides = state.get("Overrides") or {}
         value = overrides[node_id] if node_id in overrides else node_input(incoming, view)
         outputs = dict(view.outputs)
-        trigger = state.get("trigger")
+        trigger = state.get("Trigger")
+        ask = partial(ask_human, rc)
         body = (
             LoopBody(
                 executor,
@@ -86,7 +103,7 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
                 outputs=outputs,
                 trigger=trigger,
                 iteration="",
-                interrupt=ask_human,
+                interrupt=ask,
             )
             if is_loop
             else None
@@ -99,7 +116,7 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
                     outputs=outputs,
                     trigger=trigger,
                     handled=handled,
-                    interrupt=ask_human,
+                    interrupt=ask,
                     body_runner=body,
                 )
             )
@@ -107,16 +124,16 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
             raise signal.inner from None
         if outcome.status == SUCCEEDED:
             update: dict[str, Any] = {
-                "status": {node_id: SUCCEEDED},
-                "outputs": {node_id: outcome.output},
-                "routes": {node_id: outcome.route},
-                "done": {node_id: step},
+                "Status": {node_id: SUCCEEDED},
+                "Outputs": {node_id: outcome.output},
+                "Routes": {node_id: outcome.route},
+                "Done": {node_id: step},
             }
         else:
             update = {
-                "status": {node_id: FAILED},
-                "errors": {node_id: outcome.error},
-                "done": {node_id: step},
+                "Status": {node_id: FAILED},
+                "Errors": {node_id: outcome.error},
+                "Done": {node_id: step},
             }
         return Command(update=update, goto=successors)
 
@@ -139,7 +156,7 @@ def compile_flow(topology: Topology, checkpointer: Any) -> CompiledFlow:
     trigger_id = topology.trigger_id
 
     def entry(state: RunState) -> str:
-        return state.get("entry") or trigger_id
+        return state.get("Entry") or trigger_id
 
     builder.add_conditional_edges(START, entry, entries)
     return CompiledFlow(topology=topology, app=builder.compile(checkpointer=checkpointer))

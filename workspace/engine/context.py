@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from workspace.domain.events import EventType
+from workspace.domain.graph import RESERVED_NODE_IDS
+from workspace.domain.ports import RunRepository
 from workspace.engine.services import RunContext
 from workspace.errors import ExpressionError, NodeError
 from workspace.expressions import MISSING, PathError, lookup_path
@@ -15,7 +17,15 @@ from workspace.sdk.context import LoopInfo
 
 T = TypeVar("T")
 
-RESERVED_NAMES = frozenset({"input", "trigger", "outputs", "node_outputs", "loop", "run"})
+
+def journaled(runs: RunRepository, run_id: str, key: str, fn: Callable[[], T]) -> T:
+    """The value journaled under ``key`` for the run; else ``fn()``, journaled (first write
+    wins, so concurrent callers agree on one value)."""
+    hit = runs.journal_get(run_id, key)
+    if hit is not None:
+        return hit["value"]  # type: ignore[no-any-return]
+    runs.journal_put(run_id, key, {"value": fn()})
+    return runs.journal_get(run_id, key)["value"]  # type: ignore[no-any-return,index]
 
 
 def build_scope(
@@ -25,7 +35,7 @@ def build_scope(
     input: Any,
     loop: LoopInfo | None,
 ) -> dict[str, Any]:
-    scope: dict[str, Any] = {k: v for k, v in outputs.items() if k not in RESERVED_NAMES}
+    scope: dict[str, Any] = {k: v for k, v in outputs.items() if k not in RESERVED_NODE_IDS}
     scope.update(
         input=input,
         trigger=trigger,
@@ -74,6 +84,7 @@ class EngineNodeContext:
         self._body_runner = body_runner
         self._timeout_s = timeout_s
         self._started = time.monotonic()
+        self._asked = 0
 
     @property
     def idempotency_key(self) -> str:
@@ -108,7 +119,12 @@ class EngineNodeContext:
         self._rc.emit(EventType(event_type), self.node_id, **data)
 
     def interrupt(self, request: dict[str, Any]) -> Any:
-        return self._interrupt({**request, "node_id": self.node_id, "iteration": self.iteration})
+        # the n-th question of this node execution: the same key when the node re-executes
+        key = f"{self.idempotency_key}#{self._asked}"
+        self._asked += 1
+        return self._interrupt(
+            {**request, "node_id": self.node_id, "iteration": self.iteration, "key": key}
+        )
 
     def wait_until(self, when: datetime) -> None:
         if when.tzinfo is None:
@@ -150,14 +166,7 @@ class EngineNodeContext:
         return self._body_runner(loop)
 
     def journal(self, key: str, fn: Callable[[], T]) -> T:
-        runs = self._rc.services.runs
-        hit = runs.journal_get(self.run_id, key)
-        if hit is not None:
-            return hit["value"]  # type: ignore[no-any-return]
-        value = fn()
-        runs.journal_put(self.run_id, key, {"value": value})
-        stored = runs.journal_get(self.run_id, key)
-        return value if stored is None else stored["value"]
+        return journaled(self._rc.services.runs, self.run_id, key, fn)
 
     def check_cancelled(self) -> None:
         self._rc.check_cancelled()

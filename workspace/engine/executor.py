@@ -20,7 +20,7 @@ from workspace.domain.graph import Node, RetryPolicy
 from workspace.domain.run import StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.context import EngineNodeContext, build_scope
-from workspace.engine.services import RunContext
+from workspace.engine.services import ABANDONED, RunContext
 from workspace.errors import NodeError, NodeTimeout, PlaitError
 from workspace.sdk.context import LoopInfo
 from workspace.sdk.node import NodeResult, NodeType
@@ -91,21 +91,28 @@ def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
 
 
 def _call_with_timeout(fn: Callable[[], Any], timeout: float | None, node_id: str) -> Any:
+    """Run ``fn`` with a deadline. A thread cannot be killed, so on timeout the attempt is
+    *abandoned*: its flag makes the next ``check_cancelled`` in that thread raise (code
+    snippets poll it and kill their subprocess; loops and child runs stop at their next step).
+    """
     if timeout is None:
         return fn()
     box: dict[str, Any] = {}
     ctx = contextvars.copy_context()
+    abandoned = threading.Event()
 
     def target() -> None:
+        ABANDONED.set(abandoned)
         try:
-            box["value"] = ctx.run(fn)
+            box["value"] = fn()
         except BaseException as exc:  # re-raised in the calling thread
             box["error"] = exc
 
-    t = threading.Thread(target=target, name=f"plait-node-{node_id}", daemon=True)
+    t = threading.Thread(target=ctx.run, args=(target,), name=f"plait-node-{node_id}", daemon=True)
     t.start()
     t.join(max(timeout, 0.0))
     if t.is_alive():
+        abandoned.set()
         raise NodeTimeout(
             f"node {node_id!r} exceeded its time limit of {timeout:.3g}s", node_id=node_id
         )
@@ -207,28 +214,22 @@ class NodeExecutor:
         if node_type.is_trigger:
             payload = call.trigger
             return NodeResult(output=payload if isinstance(payload, dict) else {"output": payload})
-        raw = rc.services.expressions.render(
-            node.config, scope, node_id=node.id, raw_fields=node_type.raw_fields
-        )
-        try:
-            config = node_type.Config.model_validate(raw)
-        except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(config)'}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise NodeError(
-                f"node {node.id!r}: invalid config: {problems}",
-                code="config_invalid",
-                node_id=node.id,
-                retryable=False,
-            ) from None
         run_left = rc.remaining_s()
+        run_bound = run_left is not None and (timeout is None or run_left < timeout)
         if run_left is not None:
             timeout = run_left if timeout is None else min(timeout, run_left)
-        value = _call_with_timeout(
-            lambda: node_type.execute(ctx, config, call.input), timeout, node.id
-        )
+
+        def attempt_once() -> Any:
+            # templates render inside the time limit too: a runaway template is a timeout
+            config = self._config(node, node_type, scope)
+            return node_type.execute(ctx, config, call.input)
+
+        try:
+            value = _call_with_timeout(attempt_once, timeout, node.id)
+        except NodeTimeout:
+            if not run_bound:
+                raise
+            raise RunTimeout(_run_timeout_error(node.id)) from None
         if isinstance(value, NodeResult):
             result = value
         elif isinstance(value, dict):
@@ -243,6 +244,24 @@ class NodeExecutor:
                 retryable=False,
             )
         return result
+
+    def _config(self, node: Node, node_type: NodeType, scope: dict[str, Any]) -> Any:
+        raw = self.rc.services.expressions.render(
+            node.config, scope, node_id=node.id, raw_fields=node_type.raw_fields
+        )
+        try:
+            return node_type.Config.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(config)'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(
+                f"node {node.id!r}: invalid config: {problems}",
+                code="config_invalid",
+                node_id=node.id,
+                retryable=False,
+            ) from None
 
     def _finish(
         self, call: NodeCall, step: StepRecord, t0: float, outcome: Outcome, replayed: bool = False
@@ -299,14 +318,7 @@ class NodeExecutor:
     def _check_run_deadline(self, node_id: str) -> None:
         left = self.rc.remaining_s()
         if left is not None and left <= 0:
-            raise RunTimeout(
-                {
-                    "code": "run_timeout",
-                    "message": "the run exceeded its time limit",
-                    "node_id": node_id,
-                    "type": "RunTimeout",
-                }
-            )
+            raise RunTimeout(_run_timeout_error(node_id))
 
     def _sleep(self, delay: float) -> None:
         end = time.monotonic() + delay
@@ -322,3 +334,12 @@ def _no_interrupt(request: dict[str, Any]) -> Any:
     raise NodeError(
         "this node cannot wait for a human here", code="interrupt_unavailable", retryable=False
     )
+
+
+def _run_timeout_error(node_id: str) -> dict[str, Any]:
+    return {
+        "code": "run_timeout",
+        "message": f"the run exceeded its time limit (at node {node_id!r})",
+        "node_id": node_id,
+        "type": "RunTimeout",
+    }

@@ -15,11 +15,11 @@ from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.activation import FAILED, SUCCEEDED
-from workspace.engine.compiler import RC_KEY, CompiledFlow, compile_flow
+from workspace.engine.compiler import ANSWER_PREFIX, RC_KEY, CompiledFlow, compile_flow
 from workspace.engine.executor import NodeFailed
 from workspace.engine.services import EngineServices, RunContext
 from workspace.engine.topology import Topology, build_topology
-from workspace.errors import ConflictError, InvalidTransition
+from workspace.errors import ConflictError, InvalidTransition, NotFoundError
 from workspace.sdk.signals import RunCancelled, RunPaused
 
 
@@ -56,19 +56,31 @@ class Engine:
         run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
         rc = self._context(run, graph, depth)
         rc.emit(EventType.RUN_STARTED, trigger=run.trigger_id)
-        state: dict[str, Any] = {"trigger": run.input}
+        state: dict[str, Any] = {"Trigger": run.input}
         state.update(seed or {})
         return self._drive(rc, flow, state, graph)
 
-    def resume(
-        self, run: Run, graph: WorkflowGraph, answers: dict[str, Any], *, depth: int = 0
-    ) -> Run:
-        """Continue a waiting run; ``answers`` maps interrupt ids to answers."""
+    def resume(self, run: Run, graph: WorkflowGraph, *, depth: int = 0) -> Run:
+        """Continue a waiting run whose open requests have (some) answers in the journal.
+
+        Raises InvalidTransition if the run is no longer waiting (someone else resumed it).
+        """
         flow = self.flow(graph, run.trigger_id, run.version_hash)
+        answered = self.answered(run)
         run = self.services.runs.transition(run.id, RunStatus.RUNNING)
         rc = self._context(run, graph, depth)
-        rc.emit(EventType.RUN_RESUMED, answered=sorted(answers))
-        return self._drive(rc, flow, Command(resume=answers), graph)
+        rc.emit(EventType.RUN_RESUMED, answered=sorted(r["node_id"] or "" for r in answered))
+        wake = {r["interrupt_id"]: True for r in answered}
+        return self._drive(rc, flow, Command(resume=wake or None), graph)
+
+    def answered(self, run: Run) -> list[dict[str, Any]]:
+        """The run's open requests whose answer is already journaled."""
+        runs = self.services.runs
+        return [
+            r
+            for r in (run.pending or {}).get("requests", [])
+            if runs.journal_get(run.id, ANSWER_PREFIX + r["key"]) is not None
+        ]
 
     def recover(self, run: Run, graph: WorkflowGraph, *, depth: int = 0) -> Run:
         """Continue a run interrupted by a crash from its last checkpoint."""
@@ -87,20 +99,45 @@ class Engine:
         snapshot = flow.app.get_state(self._config(rc))
         if not snapshot.values:  # crashed before the first checkpoint
             rc.emit(EventType.RUN_STARTED, trigger=run.trigger_id, recovered=True)
-            return self._drive(rc, flow, {"trigger": run.input}, graph)
+            return self._drive(rc, flow, {"Trigger": run.input}, graph)
         rc.emit(EventType.RUN_RESUMED, recovered=True)
         return self._drive(rc, flow, None, graph)
 
-    def final_state(self, run: Run, graph: WorkflowGraph) -> dict[str, Any]:
-        flow = self.flow(graph, run.trigger_id, run.version_hash)
-        snap = flow.app.get_state({"configurable": {"thread_id": run.id}})
-        return dict(snap.values or {})
+    def rerun_seed(
+        self, old: Run, graph: WorkflowGraph, from_node: str, input: Any = None
+    ) -> dict[str, Any]:
+        """The starting state of a re-run of ``old`` from ``from_node`` (SPEC §4.6): what ran
+        upstream is reused from ``old``'s last checkpoint; ``from_node`` and everything after
+        it run again (``from_node`` with ``input`` when given)."""
+        topology = self.flow(graph, old.trigger_id, old.version_hash).topology
+        if from_node not in topology.main.incoming:
+            raise NotFoundError(
+                f"node {from_node!r} is not on the path of trigger {old.trigger_id!r} "
+                "(nodes inside loop bodies re-run with their loop)",
+                code="unknown_node",
+            )
+        downstream = _descendants(topology.main.successors, from_node)
+        snap = self.flow(graph, old.trigger_id, old.version_hash).app.get_state(
+            {"configurable": {"thread_id": old.id}}
+        )
+        final = dict(snap.values or {})
+        seed: dict[str, Any] = {
+            key: {n: v for n, v in (final.get(key) or {}).items() if n not in downstream}
+            for key in ("Outputs", "Status", "Routes", "Errors", "Done")
+        }
+        # reused nodes finished "before" anything the new run executes (its steps count from 0)
+        offset = max(seed["Done"].values(), default=0) + 1
+        seed["Done"] = {n: step - offset for n, step in seed["Done"].items()}
+        seed.update(Entry=from_node, Force=[from_node])
+        if input is not None:
+            seed["Overrides"] = {from_node: input}
+        return seed
 
     # -- internals ---------------------------------------------------------------------------
 
     def _context(self, run: Run, graph: WorkflowGraph, depth: int) -> RunContext:
         deadline = None
-        timeout = graph.settings.get("timeout_s")
+        timeout = graph.settings.get("timeout_s") or self.services.default_run_timeout_s
         if timeout and run.started_at is not None:
             deadline = run.started_at.timestamp() + float(timeout)
         return RunContext(run=run, services=self.services, deadline=deadline, depth=depth)
@@ -109,6 +146,15 @@ class Engine:
         return {"configurable": {"thread_id": rc.run.id, RC_KEY: rc}, "recursion_limit": 10_000}
 
     def _drive(self, rc: RunContext, flow: CompiledFlow, payload: Any, graph: WorkflowGraph) -> Run:
+        try:
+            return self._invoke(rc, flow, payload, graph)
+        finally:
+            self.services.stop_requests.pop(rc.run.id, None)
+            self.services.recorder.flush(rc.run.id)
+
+    def _invoke(
+        self, rc: RunContext, flow: CompiledFlow, payload: Any, graph: WorkflowGraph
+    ) -> Run:
         runs = self.services.runs
         durability = graph.settings.get("durability", "sync")
         try:
@@ -117,9 +163,21 @@ class Engine:
             return self._fail(rc, exc.error)
         except (RunCancelled, RunPaused):
             return runs.get(rc.run.id)
+        except Exception as exc:
+            # anything else (an uninstalled node type, a bug, the database going away) must not
+            # leave the run `running`: record it as failed if the store still answers
+            error = {
+                "code": getattr(exc, "code", "internal_error"),
+                "message": f"{type(exc).__name__}: {exc}",
+                "type": type(exc).__name__,
+            }
+            try:
+                return self._fail(rc, error)
+            except Exception:
+                raise exc from None
         interrupts = result.get("__interrupt__") or []
         if interrupts:
-            return self._wait(rc, interrupts)
+            return self._wait(rc, interrupts, graph)
         output = run_output(flow.topology, result)
         try:
             run = runs.transition(
@@ -141,15 +199,17 @@ class Engine:
         rc.emit(EventType.RUN_FAILED, error=error, node_id_failed=error.get("node_id"))
         return run
 
-    def _wait(self, rc: RunContext, interrupts: list[Any]) -> Run:
+    def _wait(self, rc: RunContext, interrupts: list[Any], graph: WorkflowGraph) -> Run:
         runs = self.services.runs
-        previous = {r["interrupt_id"]: r for r in (rc.run.pending or {}).get("requests", [])}
+        previous = {r["key"]: r for r in (rc.run.pending or {}).get("requests", [])}
         requests = []
         for item in interrupts:
             value = dict(item.value) if isinstance(item.value, dict) else {"message": item.value}
-            old = previous.get(item.id)
+            key = str(value.get("key") or item.id)
+            old = previous.get(key)
             requests.append(
                 {
+                    "key": key,
                     "interrupt_id": item.id,
                     "token": old["token"] if old else secrets.token_urlsafe(18),
                     "node_id": value.get("node_id"),
@@ -163,10 +223,8 @@ class Engine:
         except InvalidTransition:
             return runs.get(rc.run.id)
         for req in requests:
-            if req["interrupt_id"] in previous:
-                continue
             node_id = req["node_id"]
-            if node_id:
+            if node_id:  # (re)state the step: a re-executed node had recorded itself running
                 waiting = StepRecord(
                     run_id=run.id,
                     node_id=node_id,
@@ -175,13 +233,20 @@ class Engine:
                     started_at=utcnow(),
                 )
                 rc.record(waiting, EventType.NODE_WAITING, iteration=req["iteration"])
-            rc.emit(
-                EventType.HUMAN_REQUESTED,
-                node_id,
-                request=req["request"],
-                token=req["token"],
-                interrupt_id=req["interrupt_id"],
-            )
+            if req["key"] not in previous:
+                rc.emit(
+                    EventType.HUMAN_REQUESTED,
+                    node_id,
+                    request=req["request"],
+                    token=req["token"],
+                    key=req["key"],
+                )
+        # an answer that arrived while the run was still busy is picked up now
+        if self.answered(run):
+            try:
+                return self.resume(run, graph, depth=rc.depth)
+            except InvalidTransition:
+                return runs.get(run.id)  # whoever answered resumed it first
         return run
 
 
@@ -191,9 +256,9 @@ REPLY_TYPE = "reply"
 def run_output(topology: Topology, state: dict[str, Any]) -> Any:
     """SPEC §4.2: the last ``reply`` that ran, else the last succeeded sink (ties: declaration
     order, later wins)."""
-    status: dict[str, str] = state.get("status") or {}
-    done: dict[str, int] = state.get("done") or {}
-    outputs: dict[str, Any] = state.get("outputs") or {}
+    status: dict[str, str] = state.get("Status") or {}
+    done: dict[str, int] = state.get("Done") or {}
+    outputs: dict[str, Any] = state.get("Outputs") or {}
     nodes = topology.nodes
     succeeded = [n for n, s in status.items() if s == SUCCEEDED and n in topology.main.incoming]
 
@@ -216,3 +281,14 @@ def _duration_ms(run: Run) -> float | None:
     if run.started_at and run.finished_at:
         return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
     return None
+
+
+def _descendants(successors: dict[str, tuple[str, ...]], start: str) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for nxt in successors.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen

@@ -6,8 +6,10 @@ ports from :mod:`workspace.domain.ports`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +19,11 @@ from workspace.domain.run import Run, RunStatus, StepRecord
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
 from workspace.sdk.registry import NodeRegistry
-from workspace.sdk.signals import RunCancelled, RunPaused
+from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
+
+#: set in a node attempt's thread; once the attempt timed out, its flag is set and the next
+#: ``check_cancelled`` in that thread (or in loop bodies and child runs it drives) raises
+ABANDONED: ContextVar[threading.Event | None] = ContextVar("plait_abandoned", default=None)
 
 
 class ChildRunner(Protocol):
@@ -45,6 +51,7 @@ class EngineServices:
     limits: Mapping[str, Any] = field(default_factory=dict)
     child_runner: ChildRunner | None = None
     default_node_timeout_s: float | None = None
+    default_run_timeout_s: float | None = None
     cancel_poll_s: float = 0.25
     #: runs cancelled or paused from this process: seen at the next step without a database read
     stop_requests: dict[str, RunStatus] = field(default_factory=dict)
@@ -90,6 +97,9 @@ class RunContext:
 
     def check_cancelled(self, *, force: bool = False) -> None:
         """Raise RunCancelled / RunPaused if a user stopped the run (polled, cheap)."""
+        abandoned = ABANDONED.get()
+        if abandoned is not None and abandoned.is_set():
+            raise AttemptAbandoned(self.run.id)
         status = self.services.stop_requests.get(self.run.id)
         if status is None:
             now = time.monotonic()

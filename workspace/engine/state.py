@@ -16,16 +16,18 @@ def merge_dict(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dic
 
 
 class RunState(TypedDict, total=False):
-    trigger: Any
+    """Keys are capitalised: node ids are lowercase, so no node can collide with a channel."""
+
+    Trigger: Any
     #: where the schedule starts: the trigger, or the node a re-run starts from
-    entry: str
+    Entry: str
     #: node id → input to use instead of the computed one (re-run with edited input)
-    overrides: dict[str, Any]
+    Overrides: dict[str, Any]
     #: nodes that run even if their incoming branches were not taken (re-run start)
-    force: list[str]
-    outputs: Annotated[dict[str, Any], merge_dict]
-    status: Annotated[dict[str, str], merge_dict]
-    routes: Annotated[dict[str, str | None], merge_dict]
-    errors: Annotated[dict[str, Any], merge_dict]
+    Force: list[str]
+    Outputs: Annotated[dict[str, Any], merge_dict]
+    Status: Annotated[dict[str, str], merge_dict]
+    Routes: Annotated[dict[str, str | None], merge_dict]
+    Errors: Annotated[dict[str, Any], merge_dict]
     #: node id → superstep at which it finished (orders the run output)
-    done: Annotated[dict[str, int], merge_dict]
+    Done: Annotated[dict[str, int], merge_dict]

@@ -148,8 +148,3 @@ def build_topology(graph: WorkflowGraph, trigger_id: str) -> Topology:
         attachments={k: tuple(v) for k, v in attachments.items()},
         order=order,
     )
-
-
-def trigger_ids(graph: WorkflowGraph, is_trigger: dict[str, bool]) -> list[str]:
-    """Trigger node ids in declaration order (``is_trigger`` maps node type → flag)."""
-    return [n.id for n in graph.nodes if is_trigger.get(n.type, False)]

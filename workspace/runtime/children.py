@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workspace.domain.run import RunStatus
+from workspace.engine.context import journaled
 from workspace.engine.services import RunContext
 from workspace.errors import NodeError
 
@@ -37,7 +38,7 @@ class InlineChildRunner:
                 retryable=False,
             )
         runs = self._ws.store.runs
-        child_id = _journaled(
+        child_id = journaled(
             runs,
             parent.run.id,
             f"{key}:child",
@@ -75,7 +76,7 @@ class InlineChildRunner:
                 # record which request this answer is for BEFORE forwarding it, so a replay
                 # after a crash forwards to the same request (resume is idempotent per token)
                 current_token: str = req["token"]
-                token = _journaled(
+                token = journaled(
                     runs,
                     parent.run.id,
                     f"{key}:child:answer:{answered}",
@@ -85,11 +86,3 @@ class InlineChildRunner:
                 answered += 1
                 continue
             self._ws.drive_child(child, depth=parent.depth + 1)
-
-
-def _journaled(runs: Any, run_id: str, key: str, fn: Callable[[], Any]) -> Any:
-    hit = runs.journal_get(run_id, key)
-    if hit is not None:
-        return hit["value"]
-    runs.journal_put(run_id, key, {"value": fn()})
-    return runs.journal_get(run_id, key)["value"]

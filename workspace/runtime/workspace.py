@@ -21,7 +21,8 @@ from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import Version, Workflow, utcnow
 from workspace.engine import Engine, EngineServices
-from workspace.errors import ConflictError, NotFoundError, ValidationError
+from workspace.engine.compiler import ANSWER_PREFIX
+from workspace.errors import ConflictError, ValidationError
 from workspace.expressions import Expressions
 from workspace.runtime.children import InlineChildRunner
 from workspace.runtime.events import StoreEventSink
@@ -49,8 +50,12 @@ class Workspace:
             runs=store.runs,
             sink=self.sink,
             expressions=Expressions(),
-            limits=settings.sandbox.model_dump(),
+            limits={
+                **settings.sandbox.model_dump(),
+                "max_loop_iterations": settings.engine.max_loop_iterations,
+            },
             default_node_timeout_s=settings.engine.default_node_timeout_s,
+            default_run_timeout_s=settings.engine.default_run_timeout_s,
         )
         services.child_runner = InlineChildRunner(self, settings.engine.max_subworkflow_depth)
         self.engine = Engine(
@@ -154,6 +159,7 @@ class Workspace:
                 missing=missing,
             )
         trigger_id = trigger or self._default_trigger(ver.graph, slug)
+        self.engine.flow(ver.graph, trigger_id, ver.content_hash)  # compile errors: no run yet
         run = self.store.runs.create(
             Run(
                 workflow_id=wf.id,
@@ -211,14 +217,17 @@ class Workspace:
         return RunHandle(self.store, self.resume_run(run_id, token, answer))
 
     def resume_run(self, run_id: str, token: str, answer: Any, *, depth: int = 0) -> Run:
+        """Journal the answer to the open request holding ``token``, then continue the run.
+
+        The answer is stored before anything else happens, so it is never lost: if the run is
+        busy (another answer is being processed), the engine applies it when the run next
+        waits. Repeating a call with a used token returns the run unchanged.
+        """
         runs = self.store.runs
         run = runs.get(run_id)
-        done_key = f"human:{token}"
-        if runs.journal_get(run.id, done_key) is not None:
+        if runs.journal_get(run.id, f"token:{token}") is not None:
             return run  # this token was already answered
-        requests = (
-            (run.pending or {}).get("requests", []) if run.status == RunStatus.WAITING else []
-        )
+        requests = (run.pending or {}).get("requests", []) if not run.status.terminal else []
         req = next((r for r in requests if r["token"] == token), None)
         if req is None:
             if run.status != RunStatus.WAITING:
@@ -229,14 +238,15 @@ class Workspace:
             raise ValidationError(
                 "this resume token is not valid for the run's open request", code="bad_token"
             )
-        runs.journal_put(run.id, done_key, {"value": {"answer": answer}})
+        runs.journal_put(run.id, ANSWER_PREFIX + req["key"], {"value": answer, "token": token})
+        runs.journal_put(run.id, f"token:{token}", {"value": True})
         self._emit(run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer)
+        if run.status != RunStatus.WAITING:
+            return runs.get(run_id)
         try:
-            return self.engine.resume(
-                run, self._graph(run), {req["interrupt_id"]: answer}, depth=depth
-            )
+            return self.engine.resume(run, self._graph(run), depth=depth)
         except ConflictError:
-            return runs.get(run_id)  # someone else resumed it at the same moment
+            return runs.get(run_id)  # resumed by someone else at the same moment
 
     def recover(self, run_id: str) -> RunHandle:
         run = self.store.runs.get(run_id)
@@ -251,23 +261,7 @@ class Workspace:
                 code="not_finished",
             )
         graph = self._graph(old)
-        topology = self.engine.flow(graph, old.trigger_id, old.version_hash).topology
-        if from_node not in topology.main.incoming:
-            raise NotFoundError(
-                f"node {from_node!r} is not on the path of trigger "
-                f"{old.trigger_id!r} (nodes inside loop bodies re-run with "
-                "their loop)",
-                code="unknown_node",
-            )
-        downstream = _descendants(topology.main.successors, from_node)
-        final = self.engine.final_state(old, graph)
-        seed: dict[str, Any] = {
-            key: {n: v for n, v in (final.get(key) or {}).items() if n not in downstream}
-            for key in ("outputs", "status", "routes", "errors", "done")
-        }
-        seed.update(entry=from_node, force=[from_node])
-        if input is not None:
-            seed["overrides"] = {from_node: input}
+        seed = self.engine.rerun_seed(old, graph, from_node, input)
         run = self.store.runs.create(
             Run(
                 workflow_id=old.workflow_id,
@@ -289,7 +283,8 @@ class Workspace:
         """Cancel a run; the engine stops between steps. Child runs are cancelled too."""
         run = self.store.runs.get(run_id)
         if not run.status.terminal:
-            self.engine.services.stop_requests[run_id] = RunStatus.CANCELLED
+            if run.status == RunStatus.RUNNING:  # seen by this process's driver at its next step
+                self.engine.services.stop_requests[run_id] = RunStatus.CANCELLED
             run = self.store.runs.transition(
                 run_id, RunStatus.CANCELLED, finished_at=utcnow(), pending=None
             )
@@ -340,14 +335,3 @@ class Workspace:
             data=data,
         )
         return self.engine.services.recorder.emit(run.id, [event])[0]
-
-
-def _descendants(successors: dict[str, tuple[str, ...]], start: str) -> set[str]:
-    seen = {start}
-    stack = [start]
-    while stack:
-        for nxt in successors.get(stack.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen

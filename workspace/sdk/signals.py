@@ -14,6 +14,10 @@ class RunCancelled(ControlSignal):
     """The run was cancelled; stop between steps."""
 
 
+class AttemptAbandoned(ControlSignal):
+    """This node attempt timed out and was given up; stop what it started."""
+
+
 class RunPaused(ControlSignal):
     """The run was paused by a user; stop between steps, resumable."""
 
