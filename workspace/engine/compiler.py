@@ -24,7 +24,7 @@ from workspace.engine.activation import FAILED, SKIPPED, SUCCEEDED, Finished, de
 from workspace.engine.body import LoopBody
 from workspace.engine.executor import NodeCall, NodeExecutor
 from workspace.engine.services import RunContext
-from workspace.engine.state import RunState
+from workspace.engine.state import RunState, finished_view
 from workspace.engine.topology import Topology
 from workspace.errors import ValidationError
 from workspace.sdk.signals import HumanInterrupt
@@ -73,12 +73,10 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
 
     def run_node(state: RunState, config: RunnableConfig) -> Any:
         rc: RunContext = config["configurable"][RC_KEY]
-        status = state.get("Status") or {}
-        if node_id in status:
+        nodes = state.get("Nodes") or {}
+        if node_id in nodes:
             return {}
-        view = Finished(
-            status, state.get("Routes") or {}, state.get("Outputs") or {}, state.get("Errors") or {}
-        )
+        view = Finished(*finished_view(nodes))
         forced = node_id in (state.get("Force") or ())
         decision = "run" if forced else decide(node, incoming, view)
         if decision == "wait":
@@ -88,7 +86,7 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
         if decision == "skip":
             executor.skip(node)
             return Command(
-                update={"Status": {node_id: SKIPPED}, "Done": {node_id: step}}, goto=successors
+                update={"Nodes": {node_id: {"status": SKIPPED, "step": step}}}, goto=successors
             )
         overrides = state.get("Overrides") or {}
         value = overrides[node_id] if node_id in overrides else node_input(incoming, view)
@@ -123,19 +121,15 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
         except HumanInterrupt as signal:
             raise signal.inner from None
         if outcome.status == SUCCEEDED:
-            update: dict[str, Any] = {
-                "Status": {node_id: SUCCEEDED},
-                "Outputs": {node_id: outcome.output},
-                "Routes": {node_id: outcome.route},
-                "Done": {node_id: step},
+            fact = {
+                "status": SUCCEEDED,
+                "step": step,
+                "output": outcome.output,
+                "route": outcome.route,
             }
         else:
-            update = {
-                "Status": {node_id: FAILED},
-                "Errors": {node_id: outcome.error},
-                "Done": {node_id: step},
-            }
-        return Command(update=update, goto=successors)
+            fact = {"status": FAILED, "step": step, "error": outcome.error}
+        return Command(update={"Nodes": {node_id: fact}}, goto=successors)
 
     run_node.__name__ = f"plait_{node_id}"
     return run_node

@@ -136,8 +136,7 @@ class NodeExecutor:
         node_type = rc.services.registry.get(node.type)
         policy = node.retry or RetryPolicy()
         key = f"{rc.run.id}:{node.id}:{call.iteration}"
-        # pausing nodes (human, wait) are not memoised: re-executing them replays their answer
-        # through LangGraph's interrupt order, which a memo would skip and so shift
+        # pausing nodes (human, wait) need no memo: their answer / deadline is journaled already
         journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
         started = utcnow()
         step = StepRecord(
@@ -161,10 +160,7 @@ class NodeExecutor:
             try:
                 self._check_run_deadline(node.id)
                 result = self._attempt(call, node_type, attempt)
-                outcome = Outcome("succeeded", result.output, result.route)
-                if journaled:
-                    rc.services.runs.journal_put(rc.run.id, key, outcome.__dict__)
-                return self._finish(call, step, t0, outcome)
+                break
             except (ControlSignal, RunTimeout):
                 raise
             except Exception as exc:
@@ -184,7 +180,7 @@ class NodeExecutor:
                         delay_s=round(delay, 3),
                         iteration=call.iteration,
                     )
-                    self._sleep(delay)
+                    self._sleep(delay, node.id)
                     attempt += 1
                     continue
                 return self._finish(
@@ -193,6 +189,16 @@ class NodeExecutor:
                     t0,
                     Outcome("failed", error=err),
                 )
+        outcome = Outcome("succeeded", result.output, result.route)
+        if journaled:
+            # outside the retry loop: a result that cannot be journaled fails the node without
+            # repeating a side effect that already happened
+            try:
+                rc.services.runs.journal_put(rc.run.id, key, outcome.__dict__)
+            except PlaitError as exc:
+                failed = Outcome("failed", error=error_object(exc, node.id, attempt))
+                return self._finish(call, step, t0, failed)
+        return self._finish(call, step, t0, outcome)
 
     def _attempt(self, call: NodeCall, node_type: NodeType, attempt: int) -> NodeResult:
         rc, node = self.rc, call.node
@@ -320,7 +326,10 @@ class NodeExecutor:
         if left is not None and left <= 0:
             raise RunTimeout(_run_timeout_error(node_id))
 
-    def _sleep(self, delay: float) -> None:
+    def _sleep(self, delay: float, node_id: str) -> None:
+        left_in_run = self.rc.remaining_s()
+        if left_in_run is not None and left_in_run < delay:
+            raise RunTimeout(_run_timeout_error(node_id))  # a retry would start past the deadline
         end = time.monotonic() + delay
         while True:
             self.rc.check_cancelled(force=True)

@@ -18,6 +18,7 @@ from workspace.engine.activation import FAILED, SUCCEEDED
 from workspace.engine.compiler import ANSWER_PREFIX, RC_KEY, CompiledFlow, compile_flow
 from workspace.engine.executor import NodeFailed
 from workspace.engine.services import EngineServices, RunContext
+from workspace.engine.state import finished_view
 from workspace.engine.topology import Topology, build_topology
 from workspace.errors import ConflictError, InvalidTransition, NotFoundError
 from workspace.sdk.signals import RunCancelled, RunPaused
@@ -121,14 +122,14 @@ class Engine:
             {"configurable": {"thread_id": old.id}}
         )
         final = dict(snap.values or {})
-        seed: dict[str, Any] = {
-            key: {n: v for n, v in (final.get(key) or {}).items() if n not in downstream}
-            for key in ("Outputs", "Status", "Routes", "Errors", "Done")
-        }
+        reused = {n: f for n, f in (final.get("Nodes") or {}).items() if n not in downstream}
         # reused nodes finished "before" anything the new run executes (its steps count from 0)
-        offset = max(seed["Done"].values(), default=0) + 1
-        seed["Done"] = {n: step - offset for n, step in seed["Done"].items()}
-        seed.update(Entry=from_node, Force=[from_node])
+        offset = max((f.get("step", 0) for f in reused.values()), default=0) + 1
+        seed: dict[str, Any] = {
+            "Nodes": {n: {**f, "step": f.get("step", 0) - offset} for n, f in reused.items()},
+            "Entry": from_node,
+            "Force": [from_node],
+        }
         if input is not None:
             seed["Overrides"] = {from_node: input}
         return seed
@@ -256,9 +257,9 @@ REPLY_TYPE = "reply"
 def run_output(topology: Topology, state: dict[str, Any]) -> Any:
     """SPEC §4.2: the last ``reply`` that ran, else the last succeeded sink (ties: declaration
     order, later wins)."""
-    status: dict[str, str] = state.get("Status") or {}
-    done: dict[str, int] = state.get("Done") or {}
-    outputs: dict[str, Any] = state.get("Outputs") or {}
+    facts: dict[str, dict[str, Any]] = state.get("Nodes") or {}
+    status, _, outputs, _ = finished_view(facts)
+    done = {n: int(f.get("step", 0)) for n, f in facts.items()}
     nodes = topology.nodes
     succeeded = [n for n, s in status.items() if s == SUCCEEDED and n in topology.main.incoming]
 

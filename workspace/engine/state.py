@@ -25,9 +25,24 @@ class RunState(TypedDict, total=False):
     Overrides: dict[str, Any]
     #: nodes that run even if their incoming branches were not taken (re-run start)
     Force: list[str]
-    Outputs: Annotated[dict[str, Any], merge_dict]
-    Status: Annotated[dict[str, str], merge_dict]
-    Routes: Annotated[dict[str, str | None], merge_dict]
-    Errors: Annotated[dict[str, Any], merge_dict]
-    #: node id → superstep at which it finished (orders the run output)
-    Done: Annotated[dict[str, int], merge_dict]
+    #: node id → what it finished as: {"status", "step", "output"?, "route"?, "error"?}
+    #: (one channel, so each superstep checkpoints one blob, not one per kind of fact)
+    Nodes: Annotated[dict[str, dict[str, Any]], merge_dict]
+
+
+def finished_view(
+    nodes: dict[str, dict[str, Any]],
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(status, routes, outputs, errors) of the finished nodes; ``step`` orders run output."""
+    status: dict[str, str] = {}
+    routes: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for node_id, fact in nodes.items():
+        status[node_id] = fact["status"]
+        if "output" in fact:
+            outputs[node_id] = fact["output"]
+            routes[node_id] = fact.get("route")
+        if "error" in fact:
+            errors[node_id] = fact["error"]
+    return status, routes, outputs, errors

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -164,11 +165,17 @@ class Database:
             else engine
         )
         self._dbapi: Any = engine.dialect.loaded_dbapi
+        # SQLite has one writer at a time. Threads of this process queue on a Python lock
+        # (woken the moment it is free) instead of SQLite's busy handler, which sleeps and polls;
+        # other processes still meet the busy timeout. Re-entrant: a writer may nest.
+        self._write_lock: threading.RLock | nullcontext[None] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error."""
-        with self.errors(), self._writer.begin() as conn:
+        with self._write_lock, self.errors(), self._writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -180,7 +187,7 @@ class Database:
     @contextmanager
     def raw(self, *, write: bool) -> Iterator[Any]:
         """A DBAPI cursor on a pooled connection; with ``write`` inside one transaction."""
-        with self.errors():
+        with self._write_lock if write else nullcontext(), self.errors():
             conn = self.engine.raw_connection()
             cursor: Any = None
             autocommit = not write and self.dialect == "postgresql"
