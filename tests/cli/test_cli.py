@@ -71,6 +71,7 @@ def test_human_example_waits_then_resumes(plait: Plait) -> None:
     out = plait(
         "run",
         str(EXAMPLES / "human_approval.yaml"),
+        "--inline",
         "--input",
         json.dumps({"amount": 1200, "employee": "ana"}),
         "--json",
