@@ -26,12 +26,9 @@ from workspace.engine.executor import NodeCall, NodeExecutor
 from workspace.engine.services import RunContext
 from workspace.engine.state import RunState, finished_view
 from workspace.engine.topology import Topology
-from workspace.errors import ValidationError
 from workspace.sdk.signals import HumanInterrupt
 
 RC_KEY = "plait"
-#: LangGraph channel names; node ids may not take them
-STATE_KEYS = frozenset(RunState.__annotations__)
 
 
 ANSWER_PREFIX = "answer:"
@@ -136,9 +133,6 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
 
 
 def compile_flow(topology: Topology, checkpointer: Any) -> CompiledFlow:
-    clashes = sorted(set(topology.main.nodes) & STATE_KEYS)
-    if clashes:
-        raise ValidationError(f"node ids {clashes} are reserved", code="reserved_id")
     builder: StateGraph[RunState, Any, RunState, RunState] = StateGraph(RunState)
     for node_id in topology.main.nodes:
         builder.add_node(

@@ -110,7 +110,8 @@ class Engine:
         """The starting state of a re-run of ``old`` from ``from_node`` (SPEC §4.6): what ran
         upstream is reused from ``old``'s last checkpoint; ``from_node`` and everything after
         it run again (``from_node`` with ``input`` when given)."""
-        topology = self.flow(graph, old.trigger_id, old.version_hash).topology
+        flow = self.flow(graph, old.trigger_id, old.version_hash)
+        topology = flow.topology
         if from_node not in topology.main.incoming:
             raise NotFoundError(
                 f"node {from_node!r} is not on the path of trigger {old.trigger_id!r} "
@@ -118,9 +119,7 @@ class Engine:
                 code="unknown_node",
             )
         downstream = _descendants(topology.main.successors, from_node)
-        snap = self.flow(graph, old.trigger_id, old.version_hash).app.get_state(
-            {"configurable": {"thread_id": old.id}}
-        )
+        snap = flow.app.get_state({"configurable": {"thread_id": old.id}})
         final = dict(snap.values or {})
         reused = {n: f for n, f in (final.get("Nodes") or {}).items() if n not in downstream}
         # reused nodes finished "before" anything the new run executes (its steps count from 0)

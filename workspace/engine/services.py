@@ -72,7 +72,8 @@ class RunContext:
     services: EngineServices
     deadline: float | None = None  # time.time() by which the run must finish
     depth: int = 0
-    _last_poll: float = 0.0
+    #: the run's status was just read or written by whoever built this context
+    _last_poll: float = field(default_factory=time.monotonic)
 
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
