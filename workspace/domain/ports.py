@@ -8,7 +8,7 @@ The engine only sees these protocols; the runtime wires a concrete store in.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from workspace.domain.events import Event
@@ -123,6 +123,20 @@ class EventLog(Protocol):
         transaction: step records and the events that announce them are stored together."""
         ...
 
+    def defer(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> None:
+        """Like ``record`` but stored with the run's next checkpoint write (same transaction)
+        where the store can; ``on_stored`` receives the stored events once committed."""
+        ...
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Store what ``defer`` holds now (for one run, or all)."""
+        ...
+
     def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
 
 
@@ -133,6 +147,14 @@ class EventSink(Protocol):
 
     def record(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> builtins.list[Event]:
         """Store step records with their events atomically, then deliver the events."""
+        ...
+
+    def defer(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> None:
+        """Store them with the run's next checkpoint; deliver once stored."""
+        ...
+
+    def flush(self, run_id: str) -> None:
+        """Store and deliver what is deferred for the run now."""
         ...
 
 

@@ -287,6 +287,7 @@ class NodeExecutor:
             rc.record(
                 done,
                 EventType.NODE_SUCCEEDED,
+                with_checkpoint=True,
                 output=_preview(outcome.output),
                 route=outcome.route,
                 duration_ms=duration_ms,
@@ -300,6 +301,7 @@ class NodeExecutor:
         rc.record(
             failed,
             EventType.NODE_FAILED,
+            with_checkpoint=True,
             error=outcome.error,
             duration_ms=duration_ms,
             iteration=call.iteration,
@@ -319,7 +321,7 @@ class NodeExecutor:
             started_at=now,
             finished_at=now,
         )
-        self.rc.record(step, EventType.NODE_SKIPPED, iteration=iteration)
+        self.rc.record(step, EventType.NODE_SKIPPED, with_checkpoint=True, iteration=iteration)
 
     def _check_run_deadline(self, node_id: str) -> None:
         left = self.rc.remaining_s()

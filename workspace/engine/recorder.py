@@ -50,14 +50,17 @@ class StepRecorder:
             self._ensure_flusher()
             self._wake.notify()
 
-    def finish(self, step: StepRecord, events: Sequence[Event]) -> list[Event]:
-        """A node finished (or changed state): store its record and events with its held start."""
+    def finish(self, step: StepRecord, events: Sequence[Event], *, defer: bool = False) -> None:
+        """A node finished (or changed state): store its record and events with its held start
+        — now, or with ``defer`` together with the node's checkpoint write."""
         key = (step.run_id, step.node_id, step.iteration)
         with self._lock:
             held = self._held.pop(key, None)
             batch = [held.event, *events] if held else list(events)
-            stored = self._sink.record([step], batch)
-        return stored[1:] if held else stored
+            if defer:
+                self._sink.defer([step], batch)
+            else:
+                self._sink.record([step], batch)
 
     def emit(
         self, run_id: str, events: Sequence[Event], steps: Sequence[StepRecord] = ()
@@ -74,10 +77,11 @@ class StepRecorder:
                 self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)
         return stored[len(held) :]
 
-    def flush(self, run_id: str | None = None) -> None:
-        """Write every held start now (of one run, or all)."""
+    def flush(self, run_id: str) -> None:
+        """Write the run's held starts and deferred results now."""
         with self._lock:
-            self._write_locked(lambda k, h: run_id is None or k[0] == run_id)
+            self._write_locked(lambda k, h: k[0] == run_id)
+            self._sink.flush(run_id)
 
     # -- background flusher ----------------------------------------------------------------------
 

@@ -82,9 +82,13 @@ class RunContext:
         """A node started (its start is recorded with its result when it ends quickly)."""
         self.services.recorder.begin(step, self._event(EventType.NODE_STARTED, step.node_id, data))
 
-    def record(self, step: StepRecord, type: EventType, **data: Any) -> Event:
-        """Save a step record and emit its event in one store transaction."""
-        return self.services.recorder.finish(step, [self._event(type, step.node_id, data)])[0]
+    def record(
+        self, step: StepRecord, type: EventType, *, with_checkpoint: bool = False, **data: Any
+    ) -> None:
+        """Save a step record with its event in one store transaction — with
+        ``with_checkpoint``, in the transaction that stores the node's checkpoint writes."""
+        event = self._event(type, step.node_id, data)
+        self.services.recorder.finish(step, [event], defer=with_checkpoint)
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
         return Event(

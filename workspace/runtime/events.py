@@ -34,6 +34,18 @@ class StoreEventSink:
         # when parallel branches emit from several threads (subscribers must be quick)
         with self._deliver:
             stored = self._log.record(steps, events)
+            self._fan_out(stored)
+        return stored
+
+    def defer(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> None:
+        self._log.defer(steps, events, self._fan_out)
+
+    def flush(self, run_id: str) -> None:
+        with self._deliver:
+            self._log.flush(run_id)
+
+    def _fan_out(self, stored: list[Event]) -> None:
+        with self._deliver:
             with self._lock:
                 subscribers = list(self._subscribers)
             for ev in stored:
@@ -42,7 +54,6 @@ class StoreEventSink:
                         sub(ev)
                     except Exception:
                         log.exception("event subscriber failed")
-        return stored
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         with self._lock:

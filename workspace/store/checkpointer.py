@@ -45,6 +45,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Engine
 
 from workspace.store.engine import Database
+from workspace.store.sql_events import SqlEventLog, deliver
 from workspace.store.tables import checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = ["SqlCheckpointSaver"]
@@ -128,9 +129,17 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
     The tables must exist (``upgrade_database``); this class never creates them.
     """
 
-    def __init__(self, db: Database | Engine, *, serde: SerializerProtocol | None = None) -> None:
+    def __init__(
+        self,
+        db: Database | Engine,
+        *,
+        serde: SerializerProtocol | None = None,
+        events: SqlEventLog | None = None,
+    ) -> None:
         super().__init__(serde=serde)
         self._db = db if isinstance(db, Database) else Database(db)
+        #: the event log whose deferred step records and events ride on our transactions
+        self._events = events
         q = self._db.sql
         self._q_one, self._q_latest, self._q_writes = (
             q(_SELECT_ONE),
@@ -358,13 +367,21 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             "metadata_type": md_type,
             "metadata": bytes(md_blob),
         }
-        with self._db.raw(write=True) as cur:
-            if len(blobs) == 1:
-                cur.execute(self._q_insert_blob, blobs[0])
-            elif blobs:
-                cur.executemany(self._q_insert_blob, blobs)
-            cur.execute(self._q_upsert, row)
+        with self._db.write_lock:
+            with self._db.raw(write=True) as cur:
+                if len(blobs) == 1:
+                    cur.execute(self._q_insert_blob, blobs[0])
+                elif blobs:
+                    cur.executemany(self._q_insert_blob, blobs)
+                cur.execute(self._q_upsert, row)
+                delivered = self._deferred(cur, thread_id)
+            deliver(delivered)
         return _cfg(thread_id, checkpoint_ns, checkpoint["id"])
+
+    def _deferred(self, cur: Any, thread_id: str) -> builtins.list[Any]:
+        if self._events is None or not self._events.outbox:
+            return []
+        return self._events.write_deferred(cur, [thread_id])
 
     def put_writes(
         self,
@@ -395,12 +412,18 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
                 "value": bytes(blob),
             }
             (special if channel in WRITES_IDX_MAP else regular).append(row)
-        with self._db.raw(write=True) as cur:
-            for query, rows in ((self._q_write_ignore, regular), (self._q_write_replace, special)):
-                if len(rows) == 1:
-                    cur.execute(query, rows[0])
-                elif rows:
-                    cur.executemany(query, rows)
+        with self._db.write_lock:
+            with self._db.raw(write=True) as cur:
+                for query, rows in (
+                    (self._q_write_ignore, regular),
+                    (self._q_write_replace, special),
+                ):
+                    if len(rows) == 1:
+                        cur.execute(query, rows[0])
+                    elif rows:
+                        cur.executemany(query, rows)
+                delivered = self._deferred(cur, base["thread_id"])
+            deliver(delivered)
 
     def delete_thread(self, thread_id: str) -> None:
         params = {"thread_id": str(thread_id)}

@@ -172,6 +172,11 @@ class Database:
             threading.RLock() if self.dialect == "sqlite" else nullcontext()
         )
 
+    @property
+    def write_lock(self) -> threading.RLock | nullcontext[None]:
+        """Held around every write of this process on SQLite (a no-op lock on PostgreSQL)."""
+        return self._write_lock
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, rolled back on error."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -290,6 +290,20 @@ class MemoryEventLog:
             for step in normalized:
                 self._d.run_state(step.run_id).steps[(step.node_id, step.iteration)] = step
             return events
+
+    def defer(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> None:
+        """In memory there is no checkpoint transaction to ride on: store now."""
+        stored = self.record(steps, batch)
+        if on_stored is not None and stored:
+            on_stored(stored)
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Nothing is ever deferred in memory."""
 
     def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]:
         with self._d.lock:

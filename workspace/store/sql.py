@@ -38,7 +38,7 @@ class SqlStore:
             if self._saver is None:
                 from workspace.store.checkpointer import SqlCheckpointSaver
 
-                self._saver = SqlCheckpointSaver(self.db)
+                self._saver = SqlCheckpointSaver(self.db, events=self.events)
             return self._saver
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from workspace.domain.run import StepRecord
 from workspace.errors import NotFoundError
 from workspace.store._codec import json_text, utc
 from workspace.store.engine import Database, IntegrityViolation
+from workspace.store.outbox import Deferred, Delivery, Outbox
 from workspace.store.sql_runs import UPSERT_STEP, step_params
 from workspace.store.tables import events, runs
 
@@ -41,12 +42,19 @@ _SELECT = (
 )
 
 
+def deliver(delivered: Sequence[tuple[Delivery | None, builtins.list[Event]]]) -> None:
+    for callback, stored in delivered:
+        if callback is not None and stored:
+            callback(stored)
+
+
 class SqlEventLog:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._next_seq = db.sql(_NEXT_SEQ)
         self._insert = db.sql(_INSERT)
         self._upsert_step = db.sql(UPSERT_STEP)
+        self.outbox = Outbox()
 
     def append(self, event: Event) -> Event:
         return self.append_many([event])[0]
@@ -59,20 +67,57 @@ class SqlEventLog:
         return self.record((), batch)
 
     def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
-        """Upsert ``steps`` and append ``batch`` in ONE transaction."""
-        if not steps and not batch:
+        """Upsert ``steps`` and append ``batch`` in ONE transaction (after the deferred entries
+        of the same runs, so the log keeps its order)."""
+        if not steps and not batch and not self.outbox:
             return []
-        step_values = [step_params(self._db, step) for step in steps]
-        try:
+        run_ids = list(dict.fromkeys([s.run_id for s in steps] + [e.run_id for e in batch]))
+        with self._db.write_lock:
+            try:
+                with self._db.raw(write=True) as cur:
+                    delivered = self.write_deferred(cur, run_ids)
+                    for step in steps:
+                        cur.execute(self._upsert_step, step_params(self._db, step))
+                    stored = self._append(cur, batch)
+            except IntegrityViolation:
+                run_id = steps[0].run_id if steps else batch[0].run_id
+                raise NotFoundError(
+                    f"run {run_id!r} not found; cannot record its step", run_id=run_id
+                ) from None
+            deliver(delivered)
+        return stored
+
+    def defer(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Delivery | None = None,
+    ) -> None:
+        """Store ``steps`` and ``batch`` with the run's next checkpoint write (see outbox.py);
+        ``on_stored`` gets the stored events once they are committed."""
+        run_id = steps[0].run_id if steps else batch[0].run_id
+        self.outbox.add(run_id, Deferred(list(steps), list(batch), on_stored))
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Write deferred entries now (of one run, or all)."""
+        if not self.outbox:
+            return
+        with self._db.write_lock:
             with self._db.raw(write=True) as cur:
-                for values in step_values:
-                    cur.execute(self._upsert_step, values)
-                return self._append(cur, batch)
-        except IntegrityViolation:
-            run_id = steps[0].run_id if steps else batch[0].run_id
-            raise NotFoundError(
-                f"run {run_id!r} not found; cannot record its step", run_id=run_id
-            ) from None
+                delivered = self.write_deferred(cur, None if run_id is None else [run_id])
+            deliver(delivered)
+
+    def write_deferred(
+        self, cur: Any, run_ids: Sequence[str] | None
+    ) -> builtins.list[tuple[Delivery | None, builtins.list[Event]]]:
+        """Inside the caller's transaction: write the deferred entries of ``run_ids``; returns
+        what to deliver once it commits."""
+        out: builtins.list[tuple[Delivery | None, builtins.list[Event]]] = []
+        for item in self.outbox.take(run_ids):
+            for step in item.steps:
+                cur.execute(self._upsert_step, step_params(self._db, step))
+            out.append((item.on_stored, self._append(cur, item.events)))
+        return out
 
     def _append(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
         if not batch:
