@@ -225,3 +225,13 @@ def test_racing_transitions_exactly_one_wins(store: Store, rounds: int) -> None:
         final = store.runs.get(run.id)
         assert final.status == winners[0].status
         assert (final.output, final.error) == (winners[0].output, winners[0].error)
+
+
+def test_latest_version_number_is_cheap_and_exact(store: Store) -> None:
+    wf = make_workflow(store)
+    with pytest.raises(NotFoundError):
+        store.workflows.latest_version_number(wf.id)
+    for _ in range(3):
+        store.workflows.add_version(Version.of(wf.id, graph("a")))
+    assert store.workflows.latest_version_number(wf.id) == 3
+    assert store.workflows.get_version(wf.id).number == 3

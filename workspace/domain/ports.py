@@ -58,6 +58,10 @@ class WorkflowRepository(Protocol):
         """``number=None`` → latest. Raises NotFoundError."""
         ...
 
+    def latest_version_number(self, workflow_id: str) -> int:
+        """The number of the latest version (cheap: no graph is read). Raises NotFoundError."""
+        ...
+
     def list_versions(self, workflow_id: str) -> builtins.list[Version]:
         """Oldest first."""
         ...

@@ -139,7 +139,7 @@ class NodeExecutor:
         # pausing nodes (human, wait) need no memo: their answer / deadline is journaled already
         journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
         started = utcnow()
-        step = StepRecord(
+        step = StepRecord.model_construct(  # engine-built values: no re-validation (hot path)
             run_id=rc.run.id,
             node_id=node.id,
             iteration=call.iteration,

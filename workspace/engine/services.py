@@ -91,7 +91,8 @@ class RunContext:
         self.services.recorder.finish(step, [event], defer=with_checkpoint)
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
-        return Event(
+        # built from engine-owned, already-typed values: skip pydantic validation (hot path)
+        return Event.model_construct(
             run_id=self.run.id,
             workflow=self.run.workflow_slug,
             version=self.run.version_number,

@@ -44,7 +44,7 @@ class Workspace:
         self.registry = registry or NodeRegistry.discover()
         self.sink = StoreEventSink(store.events)
         self.workflows = WorkflowService(store, self.registry)
-        self._graphs: dict[tuple[str, int], WorkflowGraph] = {}
+        self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
             registry=self.registry,
             runs=store.runs,
@@ -150,7 +150,8 @@ class Workspace:
         parent_run_id: str | None = None,
     ) -> Run:
         wf = self.workflow(slug)
-        ver = self.store.workflows.get_version(wf.id, version)
+        number = version or self.store.workflows.latest_version_number(wf.id)
+        ver = self._version(wf.id, number)
         missing = dsl.missing_content(ver.graph, self.registry)
         if missing:
             raise ValidationError(
@@ -308,15 +309,18 @@ class Workspace:
     # -- helpers -------------------------------------------------------------------------------
 
     def _graph(self, run: Run) -> WorkflowGraph:
-        """The graph a run pinned. Versions are immutable, so they are cached by id and number."""
-        key = (run.workflow_id, run.version_number)
-        graph = self._graphs.get(key)
-        if graph is None:
-            graph = self.store.workflows.get_version(run.workflow_id, run.version_number).graph
-            if len(self._graphs) >= self.settings.engine.graph_cache_size:
-                self._graphs.pop(next(iter(self._graphs)))
-            self._graphs[key] = graph
-        return graph
+        return self._version(run.workflow_id, run.version_number).graph
+
+    def _version(self, workflow_id: str, number: int) -> Version:
+        """A published version; immutable, so cached by workflow id and number."""
+        key = (workflow_id, number)
+        ver = self._versions.get(key)
+        if ver is None:
+            ver = self.store.workflows.get_version(workflow_id, number)
+            if len(self._versions) >= self.settings.engine.graph_cache_size:
+                self._versions.pop(next(iter(self._versions)))
+            self._versions[key] = ver
+        return ver
 
     def _default_trigger(self, graph: WorkflowGraph, slug: str) -> str:
         for node in graph.nodes:

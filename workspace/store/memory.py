@@ -175,6 +175,15 @@ class MemoryWorkflowRepository:
             f"workflow id {workflow_id!r} has no {which}", id=workflow_id, number=number
         )
 
+    def latest_version_number(self, workflow_id: str) -> int:
+        with self._d.lock:
+            count = len(self._d.versions.get(workflow_id, ()))
+        if not count:
+            raise NotFoundError(
+                f"workflow id {workflow_id!r} has no version", id=workflow_id, number=None
+            )
+        return count
+
     def list_versions(self, workflow_id: str) -> builtins.list[Version]:
         with self._d.lock:
             existing = list(self._d.versions.get(workflow_id, ()))

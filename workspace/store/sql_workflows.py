@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.workflow import Draft, Version, Workflow, utcnow
@@ -225,6 +225,16 @@ class SqlWorkflowRepository:
                 f"workflow id {workflow_id!r} has no {which}", id=workflow_id, number=number
             )
         return _version(row)
+
+    def latest_version_number(self, workflow_id: str) -> int:
+        query = select(func.max(versions.c.number)).where(versions.c.workflow_id == workflow_id)
+        with self._db.read() as conn:
+            number = conn.execute(query).scalar()
+        if number is None:
+            raise NotFoundError(
+                f"workflow id {workflow_id!r} has no version", id=workflow_id, number=None
+            )
+        return int(number)
 
     def list_versions(self, workflow_id: str) -> builtins.list[Version]:
         query = (
