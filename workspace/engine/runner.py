@@ -56,7 +56,7 @@ class Engine:
         flow = self.flow(graph, run.trigger_id, run.version_hash)
         run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
         rc = self._context(run, graph, depth)
-        rc.emit(EventType.RUN_STARTED, trigger=run.trigger_id)
+        rc.emit_with_checkpoint(EventType.RUN_STARTED, trigger=run.trigger_id)
         state: dict[str, Any] = {"Trigger": run.input}
         state.update(seed or {})
         return self._drive(rc, flow, state, graph)

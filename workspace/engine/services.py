@@ -78,6 +78,11 @@ class RunContext:
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
 
+    def emit_with_checkpoint(self, type: EventType, **data: Any) -> None:
+        """A run-level event stored with the run's next checkpoint (e.g. ``run_started``, which
+        the first checkpoint follows at once)."""
+        self.services.sink.defer([], [self._event(type, None, data)])
+
     def begin_step(self, step: StepRecord, **data: Any) -> None:
         """A node started (its start is recorded with its result when it ends quickly)."""
         self.services.recorder.begin(step, self._event(EventType.NODE_STARTED, step.node_id, data))
