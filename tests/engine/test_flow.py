@@ -285,3 +285,31 @@ steps:
     assert types[0] == EventType.RUN_QUEUED and types[1] == EventType.RUN_STARTED
     assert types[-1] == EventType.RUN_SUCCEEDED
     assert all(e.workflow == "ev" and e.version == 1 for e in h.events)
+
+
+def test_parallel_branches_deliver_events_in_seq_order(ws: Workspace) -> None:
+    # eight branches emit (replies) while their checkpoints are written from LangGraph's
+    # background thread: no deadlock, and subscribers see every event once, in seq order
+    lines = ["name: fanout", "flow: explicit", "trigger: manual", "steps:"]
+    lines += [f"  - {{id: r{i}, type: reply, text: 'branch {i}'}}" for i in range(8)]
+    lines += ["edges:"] + [f"  - {{from: trigger_manual, to: r{i}}}" for i in range(8)]
+    seen: list[int] = []
+    unsubscribe = ws.subscribe(lambda e: seen.append(e.seq))
+    try:
+        for _ in range(3):
+            seen.clear()
+            h = ws.run("\n".join(lines) + "\n")
+            assert h.status == RunStatus.SUCCEEDED, h.error
+            stored = [e.seq for e in h.events]
+            assert stored == list(range(1, len(stored) + 1))
+            if ws.store.__class__.__name__ == "SqlStore" and "postgresql" in str(
+                getattr(ws.store, "url", "")
+            ):
+                # PostgreSQL takes no process-wide write lock: delivery may interleave across
+                # parallel branches, never lose or repeat an event
+                assert sorted(seen) == stored
+            else:
+                assert seen == stored
+            assert sum(1 for e in h.events if e.type == EventType.REPLY) == 8
+    finally:
+        unsubscribe()

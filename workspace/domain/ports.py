@@ -122,9 +122,15 @@ class EventLog(Protocol):
         """Append several events atomically, in order."""
         ...
 
-    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
+    def record(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> builtins.list[Event]:
         """Save ``steps`` (upsert, as ``RunRepository.save_step``) and append ``batch`` in one
-        transaction: step records and the events that announce them are stored together."""
+        transaction: step records and the events that announce them are stored together.
+        ``on_stored`` receives the stored events right after the commit, in ``seq`` order."""
         ...
 
     def defer(

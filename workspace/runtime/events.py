@@ -24,36 +24,30 @@ class StoreEventSink:
         self._log = log_
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
-        self._deliver = threading.RLock()
 
     def emit(self, event: Event) -> Event:
         return self.record((), [event])[0]
 
     def record(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> list[Event]:
-        # storing and delivering under one lock hands events to subscribers in ``seq`` order even
-        # when parallel branches emit from several threads (subscribers must be quick)
-        with self._deliver:
-            stored = self._log.record(steps, events)
-            self._fan_out(stored)
-        return stored
+        # the log calls _fan_out under its own write lock, so subscribers see events in ``seq``
+        # order even when parallel branches emit from several threads (subscribers must be quick)
+        return self._log.record(steps, events, self._fan_out)
 
     def defer(self, steps: Sequence[StepRecord], events: Sequence[Event]) -> None:
         self._log.defer(steps, events, self._fan_out)
 
     def flush(self, run_id: str) -> None:
-        with self._deliver:
-            self._log.flush(run_id)
+        self._log.flush(run_id)
 
     def _fan_out(self, stored: list[Event]) -> None:
-        with self._deliver:
-            with self._lock:
-                subscribers = list(self._subscribers)
-            for ev in stored:
-                for sub in subscribers:
-                    try:
-                        sub(ev)
-                    except Exception:
-                        log.exception("event subscriber failed")
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for ev in stored:
+            for sub in subscribers:
+                try:
+                    sub(ev)
+                except Exception:
+                    log.exception("event subscriber failed")
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         with self._lock:

@@ -289,8 +289,14 @@ class MemoryEventLog:
                 self._d.run_state(event.run_id)  # all runs exist before anything is stored
             return [self.append(event) for event in batch]
 
-    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
-        """Store ``steps`` and append ``batch`` atomically."""
+    def record(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> builtins.list[Event]:
+        """Store ``steps`` and append ``batch`` atomically; ``on_stored`` runs under the same
+        lock, so deliveries follow ``seq`` order."""
         with self._d.lock:
             normalized = [normalize_step(step) for step in steps]
             for step in normalized:
@@ -298,6 +304,8 @@ class MemoryEventLog:
             events = self.append_many(batch)
             for step in normalized:
                 self._d.run_state(step.run_id).steps[(step.node_id, step.iteration)] = step
+            if on_stored is not None and events:
+                on_stored(events)
             return events
 
     def defer(
@@ -307,9 +315,7 @@ class MemoryEventLog:
         on_stored: Callable[[builtins.list[Event]], None] | None = None,
     ) -> None:
         """In memory there is no checkpoint transaction to ride on: store now."""
-        stored = self.record(steps, batch)
-        if on_stored is not None and stored:
-            on_stored(stored)
+        self.record(steps, batch, on_stored)
 
     def flush(self, run_id: str | None = None) -> None:
         """Nothing is ever deferred in memory."""

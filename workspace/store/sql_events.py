@@ -66,10 +66,17 @@ class SqlEventLog:
         """
         return self.record((), batch)
 
-    def record(self, steps: Sequence[StepRecord], batch: Sequence[Event]) -> builtins.list[Event]:
+    def record(
+        self,
+        steps: Sequence[StepRecord],
+        batch: Sequence[Event],
+        on_stored: Delivery | None = None,
+    ) -> builtins.list[Event]:
         """Upsert ``steps`` and append ``batch`` in ONE transaction (after the deferred entries
-        of the same runs, so the log keeps its order)."""
-        if not steps and not batch and not self.outbox:
+        of the same runs, so the log keeps its order). ``on_stored`` gets the stored events after
+        the commit while this process's write lock is still held (SQLite): deliveries follow
+        ``seq`` order."""
+        if not steps and not batch:
             return []
         run_ids = list(dict.fromkeys([s.run_id for s in steps] + [e.run_id for e in batch]))
         with self._db.write_lock:
@@ -84,7 +91,7 @@ class SqlEventLog:
                 raise NotFoundError(
                     f"run {run_id!r} not found; cannot record its step", run_id=run_id
                 ) from None
-            deliver(delivered)
+            deliver([*delivered, (on_stored, stored)])
         return stored
 
     def defer(
