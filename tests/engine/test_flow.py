@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from workspace.domain.events import EventType
 from workspace.domain.run import RunStatus, StepStatus
 from workspace.runtime.workspace import Workspace
@@ -287,7 +289,9 @@ steps:
     assert all(e.workflow == "ev" and e.version == 1 for e in h.events)
 
 
-def test_parallel_branches_deliver_events_in_seq_order(ws: Workspace) -> None:
+def test_parallel_branches_deliver_events_in_seq_order(
+    ws: Workspace, request: pytest.FixtureRequest
+) -> None:
     # eight branches emit (replies) while their checkpoints are written from LangGraph's
     # background thread: no deadlock, and subscribers see every event once, in seq order
     lines = ["name: fanout", "flow: explicit", "trigger: manual", "steps:"]
@@ -302,9 +306,7 @@ def test_parallel_branches_deliver_events_in_seq_order(ws: Workspace) -> None:
             assert h.status == RunStatus.SUCCEEDED, h.error
             stored = [e.seq for e in h.events]
             assert stored == list(range(1, len(stored) + 1))
-            if ws.store.__class__.__name__ == "SqlStore" and "postgresql" in str(
-                getattr(ws.store, "url", "")
-            ):
+            if request.node.callspec.params["ws"] == "postgres":
                 # PostgreSQL takes no process-wide write lock: delivery may interleave across
                 # parallel branches, never lose or repeat an event
                 assert sorted(seen) == stored
