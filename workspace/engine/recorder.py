@@ -62,17 +62,13 @@ class StepRecorder:
             else:
                 self._sink.record([step], batch)
 
-    def emit(
-        self, run_id: str, events: Sequence[Event], steps: Sequence[StepRecord] = ()
-    ) -> list[Event]:
+    def emit(self, run_id: str, events: Sequence[Event]) -> list[Event]:
         """Other events of a run: its held starts go first, in the same transaction."""
         with self._lock:
             held = sorted(
                 (h for k, h in self._held.items() if k[0] == run_id), key=lambda h: h.since
             )
-            stored = self._sink.record(
-                [h.step for h in held] + list(steps), [h.event for h in held] + list(events)
-            )
+            stored = self._sink.record([h.step for h in held], [*(h.event for h in held), *events])
             for h in held:
                 self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)
         return stored[len(held) :]

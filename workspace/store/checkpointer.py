@@ -14,7 +14,8 @@ regular writes are first-write-wins. Values are serialised with ``self.serde.dum
 This is the hot path of every durable run, so it runs hand-written SQL (the same text on SQLite
 and PostgreSQL: ``ON CONFLICT`` and row values exist on both) on a DBAPI cursor from the store's
 pool instead of building SQLAlchemy statements per call: each ``put``/``put_writes`` is one short
-transaction, ``get_tuple`` three indexed reads. The table and column names are those of
+transaction — which also carries the step records and events the engine deferred for that run
+(see ``outbox.py``) — and ``get_tuple`` three indexed reads. The table and column names are those of
 ``workspace.store.tables`` (checked by the contract tests). The async methods run the sync ones in
 the default executor.
 """
@@ -44,69 +45,28 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Engine
 
+from workspace.store.checkpoint_sql import (
+    _BL,
+    _COPY_COLUMNS,
+    _CP,
+    _INSERT_BLOB,
+    _SELECT_BLOBS,
+    _SELECT_LATEST,
+    _SELECT_ONE,
+    _SELECT_WRITES,
+    _UPSERT_CHECKPOINT,
+    _WR,
+    _WRITE_IGNORE,
+    _WRITE_REPLACE,
+)
 from workspace.store.engine import Database
 from workspace.store.sql_events import SqlEventLog, deliver
-from workspace.store.tables import checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = ["SqlCheckpointSaver"]
 
 _T = TypeVar("_T")
 _EMPTY = "empty"  # blob type of a channel that has a version but no value
 _LIST_BATCH = 50
-
-_CP = checkpoints.name
-_BL = checkpoint_blobs.name
-_WR = checkpoint_writes.name
-
-_SELECT_CHECKPOINT = (
-    "SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata "
-    f"FROM {_CP} WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns"
-)
-_SELECT_ONE = f"{_SELECT_CHECKPOINT} AND checkpoint_id = :checkpoint_id"
-_SELECT_LATEST = f"{_SELECT_CHECKPOINT} ORDER BY checkpoint_id DESC LIMIT 1"
-_SELECT_WRITES = (
-    f"SELECT task_id, channel, type, value, task_path, idx FROM {_WR} "
-    "WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns "
-    "AND checkpoint_id = :checkpoint_id"
-)
-_SELECT_BLOBS = (
-    f"SELECT channel, type, blob FROM {_BL} "
-    "WHERE thread_id = :thread_id AND checkpoint_ns = :checkpoint_ns "
-    # an OR of exact (channel, version) pairs: every term is a primary-key lookup on both
-    # SQLite ("MULTI-INDEX OR") and PostgreSQL (BitmapOr), however long the thread's history
-    "AND ({pairs})"
-)
-_INSERT_BLOB = (
-    f"INSERT INTO {_BL} (thread_id, checkpoint_ns, channel, version, type, blob) "
-    "VALUES (:thread_id, :checkpoint_ns, :channel, :version, :type, :blob) "
-    "ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING"
-)
-_UPSERT_CHECKPOINT = (
-    f"INSERT INTO {_CP} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
-    "checkpoint, metadata_type, metadata) VALUES (:thread_id, :checkpoint_ns, :checkpoint_id, "
-    ":parent_checkpoint_id, :type, :checkpoint, :metadata_type, :metadata) "
-    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
-    "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
-    "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, "
-    "metadata = excluded.metadata"
-)
-_INSERT_WRITE = (
-    f"INSERT INTO {_WR} (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, "
-    "value, task_path) VALUES (:thread_id, :checkpoint_ns, :checkpoint_id, :task_id, :idx, "
-    ":channel, :type, :value, :task_path) "
-    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
-)
-_WRITE_IGNORE = _INSERT_WRITE + "DO NOTHING"
-_WRITE_REPLACE = (
-    _INSERT_WRITE + "DO UPDATE SET channel = excluded.channel, type = excluded.type, "
-    "value = excluded.value, task_path = excluded.task_path"
-)
-_COPY_COLUMNS = {
-    _CP: "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, "
-    "metadata",
-    _BL: "checkpoint_ns, channel, version, type, blob",
-    _WR: "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path",
-}
 
 
 def _cfg(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
