@@ -20,6 +20,12 @@ from workspace.domain.workflow import Draft, Version, Workflow, utcnow
 from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import json_value, normalize_event, normalize_run, normalize_step, utc
 from workspace.store._codec import run_changes as _run_changes
+from workspace.store.memory_ops import (
+    MemoryAccessRepository,
+    MemoryDeliveryRepository,
+    MemoryLeaseRepository,
+    MemoryWorkerRegistry,
+)
 
 __all__ = ["MemoryEventLog", "MemoryRunRepository", "MemoryStore", "MemoryWorkflowRepository"]
 
@@ -335,6 +341,10 @@ class MemoryStore:
         self.workflows = MemoryWorkflowRepository(data)
         self.runs = MemoryRunRepository(data)
         self.events = MemoryEventLog(data)
+        self.access = MemoryAccessRepository(data)
+        self.leases = MemoryLeaseRepository(data)
+        self.workers = MemoryWorkerRegistry(data)
+        self.deliveries = MemoryDeliveryRepository(data)
         self._saver: Any = None
         self._saver_lock = threading.Lock()
 

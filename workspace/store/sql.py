@@ -9,7 +9,10 @@ from sqlalchemy.engine import URL
 
 from workspace.store.engine import Database, make_engine, parse_url
 from workspace.store.migrate import check_schema
+from workspace.store.sql_access import SqlAccessRepository
+from workspace.store.sql_deliveries import SqlDeliveryRepository
 from workspace.store.sql_events import SqlEventLog
+from workspace.store.sql_leases import SqlLeaseRepository, SqlWorkerRegistry
 from workspace.store.sql_runs import SqlRunRepository
 from workspace.store.sql_workflows import SqlWorkflowRepository
 
@@ -29,6 +32,10 @@ class SqlStore:
         self.workflows = SqlWorkflowRepository(db)
         self.runs = SqlRunRepository(db)
         self.events = SqlEventLog(db)
+        self.access = SqlAccessRepository(db)
+        self.leases = SqlLeaseRepository(db)
+        self.workers = SqlWorkerRegistry(db)
+        self.deliveries = SqlDeliveryRepository(db, self.runs)
         self._saver: SqlCheckpointSaver | None = None
         self._lock = threading.Lock()
 

@@ -76,6 +76,14 @@ def _db_value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+def run_row(run: Run) -> tuple[Run, dict[str, Any]]:
+    """The normalised run and the column values that insert it."""
+    stored = normalize_run(run)
+    values = {name: _db_value(getattr(stored, name)) for name in _RUN_FIELDS}
+    values["last_event_seq"] = 0
+    return stored, values
+
+
 def _run(row: AnyRow) -> Run:
     return Run.model_validate(dict(zip(_RUN_FIELDS, row, strict=True)))
 
@@ -92,9 +100,7 @@ class SqlRunRepository:
         self._journal_get = db.sql(_JOURNAL_GET)
 
     def create(self, run: Run) -> Run:
-        stored = normalize_run(run)
-        values = {name: _db_value(getattr(stored, name)) for name in _RUN_FIELDS}
-        values["last_event_seq"] = 0
+        stored, values = run_row(run)
         try:
             with self._db.write() as conn:
                 conn.execute(_INSERT_RUN, values)

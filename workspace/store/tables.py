@@ -40,16 +40,20 @@ __all__ = [
     "Json",
     "Key",
     "UTCDateTime",
+    "api_keys",
     "checkpoint_blobs",
     "checkpoint_writes",
     "checkpoints",
+    "deliveries",
     "drafts",
     "events",
     "journal",
     "metadata",
     "runs",
     "steps",
+    "users",
     "versions",
+    "workers",
     "workflows",
 ]
 
@@ -172,10 +176,17 @@ runs = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     #: the ``seq`` of the run's newest event; bumped atomically by ``EventLog.append``
     Column("last_event_seq", Integer, nullable=False, default=0),
+    #: who drives the run now (a worker id, ``queue``) and until when (``LeaseRepository``)
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    #: when a waiting run must be woken (wait deadline, human timeout)
+    Column("wake_at", UTCDateTime, nullable=True),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_parent_run_id", "parent_run_id"),
+    Index("ix_runs_status_lease_until", "status", "lease_until"),
+    Index("ix_runs_wake_at", "wake_at"),
 )
 
 steps = Table(
@@ -220,6 +231,57 @@ journal = Table(
     Column("value", Json, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
+)
+
+# --- access and operations ---------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("name", Key, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("user_id", Key, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False, default=""),
+    #: public part of the key, to find it by; the secret is only kept as a SHA-256 hash
+    Column("prefix", Key, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    UniqueConstraint("prefix"),
+    Index("ix_api_keys_user_id", "user_id"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("workflow_id", Key, nullable=False),
+    Column("trigger_id", Key, nullable=False),
+    #: the event-id header, or a hash of the body
+    Column("key", Key, nullable=False),
+    Column("run_id", Key, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("workflow_id", "trigger_id", "key"),
+    Index("ix_deliveries_expires_at", "expires_at"),
 )
 
 # --- LangGraph checkpoints (workspace.store.checkpointer) -------------------------------------

@@ -1,0 +1,165 @@
+"""``LeaseRepository`` and ``WorkerRegistry`` on SQLAlchemy Core (columns of ``runs``, table
+``workers``). Every hand-over is a compare-and-set, so racing sweepers never double-enqueue."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+
+from workspace.domain.operations import QUEUE_OWNER, Lease, WorkerInfo
+from workspace.domain.run import TERMINAL_RUN_STATUSES, RunStatus
+from workspace.domain.workflow import utcnow
+from workspace.errors import NotFoundError
+from workspace.store.engine import AnyRow, Database, dialect_insert
+from workspace.store.tables import runs, workers
+
+__all__ = ["SqlLeaseRepository", "SqlWorkerRegistry"]
+
+_LEASE = select(runs.c.id, runs.c.lease_owner, runs.c.lease_until, runs.c.wake_at)
+_FINAL = [s.value for s in TERMINAL_RUN_STATUSES]
+_DRIVEN = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
+
+
+def _lease(row: AnyRow) -> Lease:
+    return Lease(run_id=row[0], owner=row[1], until=row[2], wake_at=row[3])
+
+
+def _same(column: ColumnElement[datetime | None], value: datetime | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+class SqlLeaseRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def claim(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        now = utcnow()
+        free = or_(
+            runs.c.lease_owner.is_(None),
+            runs.c.lease_owner.in_([QUEUE_OWNER, owner]),
+            runs.c.lease_until.is_(None),
+            runs.c.lease_until < now,
+        )
+        stmt = (
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.status.not_in(_FINAL), free)
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl_s))
+        )
+        with self._db.write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def heartbeat(self, owner: str, ttl_s: float) -> int:
+        stmt = (
+            update(runs)
+            .where(runs.c.lease_owner == owner)
+            .values(lease_until=utcnow() + timedelta(seconds=ttl_s))
+        )
+        with self._db.write() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def release(self, run_id: str, owner: str) -> None:
+        stmt = (
+            update(runs)
+            .where(runs.c.id == run_id, runs.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        with self._db.write() as conn:
+            conn.execute(stmt)
+
+    def get(self, run_id: str) -> Lease:
+        with self._db.read() as conn:
+            row = conn.execute(_LEASE.where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"run {run_id!r} not found", run_id=run_id)
+        return _lease(row)
+
+    def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
+        now = utcnow()
+        query = (
+            _LEASE.where(
+                runs.c.status.in_(_DRIVEN),
+                or_(
+                    runs.c.lease_until < now,
+                    and_(
+                        runs.c.lease_until.is_(None),
+                        runs.c.created_at < now - timedelta(seconds=grace_s),
+                    ),
+                ),
+            )
+            .order_by(runs.c.created_at)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [_lease(r) for r in conn.execute(query)]
+
+    def requeue(self, lease: Lease, ttl_s: float) -> bool:
+        stmt = (
+            update(runs)
+            .where(
+                runs.c.id == lease.run_id,
+                runs.c.status.not_in(_FINAL),
+                _same(runs.c.lease_until, lease.until),
+            )
+            .values(lease_owner=QUEUE_OWNER, lease_until=utcnow() + timedelta(seconds=ttl_s))
+        )
+        with self._db.write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def set_wake(self, run_id: str, at: datetime | None) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(wake_at=at))
+
+    def due(self, *, limit: int = 100) -> builtins.list[Lease]:
+        query = (
+            _LEASE.where(runs.c.status == RunStatus.WAITING.value, runs.c.wake_at <= utcnow())
+            .order_by(runs.c.wake_at)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [_lease(r) for r in conn.execute(query)]
+
+    def take_wake(self, lease: Lease) -> bool:
+        if lease.wake_at is None:
+            return False
+        stmt = (
+            update(runs)
+            .where(runs.c.id == lease.run_id, runs.c.wake_at == lease.wake_at)
+            .values(wake_at=None)
+        )
+        with self._db.write() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+
+_WORKER_FIELDS = tuple(WorkerInfo.model_fields)
+
+
+class SqlWorkerRegistry:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def beat(self, worker: WorkerInfo) -> None:
+        stmt = dialect_insert(self._db.dialect, workers).values(**worker.model_dump())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[workers.c.id], set_={"heartbeat_at": stmt.excluded.heartbeat_at}
+        )
+        with self._db.write() as conn:
+            conn.execute(stmt)
+
+    def alive(self, *, within_s: float) -> builtins.list[WorkerInfo]:
+        since = utcnow() - timedelta(seconds=within_s)
+        query = (
+            select(*(workers.c[f] for f in _WORKER_FIELDS))
+            .where(workers.c.heartbeat_at >= since)
+            .order_by(workers.c.started_at)
+        )
+        with self._db.read() as conn:
+            return [
+                WorkerInfo.model_validate(dict(zip(_WORKER_FIELDS, r, strict=True)))
+                for r in conn.execute(query)
+            ]
+
+    def remove(self, worker_id: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(delete(workers).where(workers.c.id == worker_id))
