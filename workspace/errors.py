@@ -10,7 +10,9 @@ purpose::
     ├── NotFoundError               a workflow, version or run does not exist ("not_found")
     ├── ConflictError               a state change that is not allowed now ("conflict")
     │   └── InvalidTransition       a run status transition outside the state machine
-    ├── StoreError                  the database failed underneath us ("store_error")
+    ├── StoreError                  the database (or Redis) failed underneath us ("store_error")
+    ├── AccessDenied                no or bad credentials ("unauthorized"), or not yours
+    │                               ("forbidden"); also bad webhook signatures
     └── NodeError                   a node failed while running ("node_failed")
         ├── ExpressionError         a template could not be rendered ("expression_error")
         │   └── SecurityError       a sandbox refused an operation ("security_error")
@@ -127,6 +129,12 @@ class InvalidTransition(ConflictError):
 
 class StoreError(PlaitError):
     code = "store_error"
+
+
+class AccessDenied(PlaitError):
+    """No valid credentials (``unauthorized``) or not allowed (``forbidden``)."""
+
+    code = "unauthorized"
 
 
 class NodeError(PlaitError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,36 @@ class EngineSettings(BaseModel):
     graph_cache_size: int = 256
 
 
+class RuntimeSettings(BaseModel):
+    """Workers, leases, the sweeper and webhooks (SPEC §4.6, §6)."""
+
+    worker_threads: int = Field(default=8, ge=1, description="Threads per worker process")
+    lease_ttl_s: float = Field(default=3.0, gt=0, description="A driver's lease lasts this long")
+    heartbeat_s: float = Field(default=1.0, gt=0, description="Leases are renewed this often")
+    sweep_interval_s: float = Field(default=1.0, gt=0, description="Sweeper pass period")
+    queued_grace_s: float = Field(
+        default=30.0, gt=0, description="A queued run nobody claimed is re-enqueued after this"
+    )
+    webhook_dedupe_ttl_s: float = Field(default=86_400.0, gt=0)
+    webhook_sync_timeout_s: float = Field(default=30.0, gt=0)
+    webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_page_size: int = Field(default=200, ge=1)
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Webhook tokens / HMAC secrets by the name a trigger's `secret` gives "
+        '(JSON: PLAIT_RUNTIME__WEBHOOK_SECRETS=\'{"name": "value"}\'). Encrypted credentials '
+        "replace this when the credential store lands.",
+    )
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8321, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="Base URL users reach the server at (for printed links)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PLAIT_", env_nested_delimiter="__", extra="ignore"
@@ -55,6 +85,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -101,6 +101,8 @@ def test_stale_runs_are_requeued_once(store: Store) -> None:
     assert store.leases.claim(dead.id, "w-dead", 0.05)
     alive = make_run(store, wf)
     assert store.leases.claim(alive.id, "w-alive", 60)
+    inline = make_run(store, wf, created_at=utcnow() - timedelta(seconds=120))
+    store.runs.transition(inline.id, RunStatus.RUNNING)  # driven inline, no lease: not swept
     done = make_run(store, wf, created_at=utcnow() - timedelta(seconds=120))
     store.runs.transition(done.id, RunStatus.CANCELLED)
     time.sleep(0.1)

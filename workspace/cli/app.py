@@ -31,18 +31,25 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _workspace(ctx: click.Context) -> Any:
+def _workspace(ctx: click.Context, *, inline: bool = False) -> Any:
     from workspace.runtime.workspace import Workspace
 
     opts = ctx.obj
     if "ws" not in opts:
-        settings = load_settings()
-        target = (
-            opts.get("url") or opts.get("dir") or settings.database_url or settings.workspace_dir
-        )
-        opts["ws"] = Workspace.open(target, settings=settings)
+        settings = _settings(ctx)
+        target = opts.get("url") or settings.database_url or settings.workspace_dir
+        opts["ws"] = Workspace.open(target, settings=settings, inline=inline)
         ctx.call_on_close(opts["ws"].close)
     return opts["ws"]
+
+
+def _settings(ctx: click.Context) -> Any:
+    """Settings from the environment, with ``--dir`` as the workspace folder."""
+    settings = load_settings()
+    folder = ctx.obj.get("dir")
+    if folder:
+        settings = settings.model_copy(update={"workspace_dir": Path(folder)})
+    return settings
 
 
 def _read(path: str) -> str:

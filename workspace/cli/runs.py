@@ -21,6 +21,7 @@ from workspace.cli.app import (
 )
 from workspace.cli.render import event_line, short
 from workspace.domain.run import RunStatus
+from workspace.runtime.dispatch import STABLE_EVENTS
 
 _EXIT = {
     RunStatus.SUCCEEDED: 0,
@@ -69,7 +70,7 @@ def _live(ws: Any, as_json: bool) -> Any:
 @click.argument("target")
 @click.option("--input", "input_", default=None, help="Trigger payload as JSON (or @file.json).")
 @click.option("--trigger", default=None, help="Trigger node id (default: the first trigger).")
-@click.option("--inline", is_flag=True, help="Run in this process (the only mode until workers).")
+@click.option("--inline", is_flag=True, help="Run in this process even if workers are up.")
 @click.option("--json", "as_json", is_flag=True, help="Print only one JSON object.")
 @click.pass_context
 def run(
@@ -80,8 +81,11 @@ def run(
     inline: bool,
     as_json: bool,
 ) -> None:
-    """Run a workflow file or a stored slug; exit 0 succeeded, 1 failed, 3 waiting."""
-    ws = _workspace(ctx)
+    """Run a workflow file or a stored slug; exit 0 succeeded, 1 failed, 3 waiting.
+
+    Runs go to the workers when the workspace has them (``plait up`` / ``plait worker``),
+    else run in this process; ``--inline`` always runs here."""
+    ws = _workspace(ctx, inline=inline)
     payload = _json_arg(input_, "--input")
     path = Path(target)
     if path.suffix in (".yaml", ".yml", ".json") or path.is_file():
@@ -90,6 +94,15 @@ def run(
         slug = ws.store.workflows.get_by_id(version.workflow_id).slug
     else:
         slug = target
+    if ws.remote:  # the workers drive it: follow its events from the stream
+        handle = ws.run(slug, payload, trigger=trigger, wait=False)
+        for ev in ws.events(handle.id):
+            line = None if as_json else event_line(ev)
+            if line:
+                click.echo(line)
+            if ev.type in STABLE_EVENTS:
+                break
+        _finish(handle.refresh(), as_json)
     unsubscribe = _live(ws, as_json)
     try:
         handle = ws.run(slug, payload, trigger=trigger)

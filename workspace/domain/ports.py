@@ -224,8 +224,10 @@ class LeaseRepository(Protocol):
         ...
 
     def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
-        """Queued or running runs nobody drives: the lease expired, or no lease was ever
-        taken and the run is older than ``grace_s``."""
+        """Queued or running runs nobody drives: the lease expired, or the run is queued, no
+        lease was ever taken and it is older than ``grace_s`` (its task was lost). A running
+        run without a lease is driven inline by the process that started it (``plait run``):
+        only ``plait recover`` continues it."""
         ...
 
     def requeue(self, lease: Lease, ttl_s: float) -> bool:

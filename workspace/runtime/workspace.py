@@ -9,6 +9,7 @@ ws.resume(handle.id, handle.token, "approve")
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,25 +25,64 @@ from workspace.engine import Engine, EngineServices
 from workspace.engine.compiler import ANSWER_PREFIX
 from workspace.errors import ConflictError, ValidationError
 from workspace.expressions import Expressions
+from workspace.queue.memory import MemoryEventStream
+from workspace.queue.ports import EventStream, TaskQueue
+from workspace.queue.server import EmbeddedRedis
 from workspace.runtime.children import InlineChildRunner
+from workspace.runtime.dispatch import Dispatcher
 from workspace.runtime.events import StoreEventSink
+from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
+from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
 from workspace.store import MemoryStore, open_store, upgrade_database
 
-__all__ = ["RunHandle", "Workspace"]
+__all__ = ["RunHandle", "Workspace", "embedded_redis"]
+
+
+def embedded_redis(workspace_dir: Path) -> EmbeddedRedis:
+    """The Redis-protocol server ``plait up`` runs for a workspace folder."""
+    return EmbeddedRedis(Path(workspace_dir) / ".plait" / "redis")
+
+
+def _embedded_alive(settings: Settings) -> bool:
+    server = embedded_redis(settings.workspace_dir)
+    return server.url is not None and server.alive()
+
+
+log = logging.getLogger(__name__)
 
 
 class Workspace:
     def __init__(
-        self, store: Store, settings: Settings, registry: NodeRegistry | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        registry: NodeRegistry | None = None,
+        *,
+        queue: TaskQueue | None = None,
+        stream: EventStream | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.registry = registry or NodeRegistry.discover()
         self.sink = StoreEventSink(store.events)
+        #: live path of events (Redis Streams across processes; in memory otherwise)
+        self.stream: EventStream = stream or MemoryEventStream()
+        self.sink.subscribe(self._publish)
+        #: the task queue of the workers; None: runs are driven in this process
+        self.queue = queue
+        rt = settings.runtime
+        self.leases = LeaseKeeper(
+            store,
+            process_owner_id(),
+            ttl_s=rt.lease_ttl_s,
+            interval_s=rt.heartbeat_s,
+            on_lost=self._lost,
+        )
+        self.dispatcher = Dispatcher(self, queue, self.leases)
         self.workflows = WorkflowService(store, self.registry)
         self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
@@ -71,9 +111,17 @@ class Workspace:
         *,
         settings: Settings | None = None,
         registry: NodeRegistry | None = None,
+        redis_url: str | None = None,
+        inline: bool = False,
     ) -> Workspace:
         """Open a workspace folder (embedded SQLite, migrated automatically) or a database URL
-        (which must already be at the latest migration: ``plait db upgrade``)."""
+        (which must already be at the latest migration: ``plait db upgrade``).
+
+        With a Redis URL (``redis_url`` or ``PLAIT_REDIS_URL``) runs go to the workers through
+        the task queue and events stream across processes; without one runs are driven in
+        this process. A workspace folder whose ``plait up`` is running is found by its embedded
+        Redis. ``inline=True`` always drives runs in this process.
+        """
         settings = settings or load_settings()
         if target is None:
             target = settings.database_url or settings.workspace_dir
@@ -87,7 +135,22 @@ class Workspace:
             url = settings.resolved_database_url()
             if url.startswith("sqlite"):
                 upgrade_database(url)
-        return cls(open_store(url), settings, registry)
+        store = open_store(url)
+        redis_url = None if inline else (redis_url or settings.redis_url)
+        if redis_url is None and not inline and "://" not in text:
+            redis_url = (
+                embedded_redis(settings.workspace_dir).url if _embedded_alive(settings) else None
+            )
+        if not redis_url:
+            return cls(store, settings, registry)
+        from workspace.runtime.connect import redis_channels
+
+        try:
+            queue, stream = redis_channels(redis_url)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, settings, registry, queue=queue, stream=stream)
 
     @classmethod
     def in_memory(
@@ -96,6 +159,10 @@ class Workspace:
         return cls(MemoryStore(), settings or load_settings(), registry)
 
     def close(self) -> None:
+        self.leases.close()
+        if self.queue is not None:
+            self.queue.close()
+        self.stream.close()
         self.store.close()
 
     def __enter__(self) -> Workspace:
@@ -149,9 +216,35 @@ class Workspace:
         thread: str | None = None,
         parent_run_id: str | None = None,
     ) -> Run:
+        """Store a queued run (and its ``run_queued`` event); nothing drives it yet."""
+        run = self.prepare_run(
+            slug,
+            input,
+            trigger=trigger,
+            version=version,
+            user=user,
+            thread=thread,
+            parent_run_id=parent_run_id,
+        )
+        run = self.store.runs.create(run)
+        self.announce(run)
+        return run
+
+    def prepare_run(
+        self,
+        slug: str,
+        input: Any = None,
+        *,
+        trigger: str | None = None,
+        version: int | None = None,
+        user: str | None = None,
+        thread: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """A run of the workflow, validated (complete, compiles) but not stored."""
         wf = self.workflow(slug)
         number = version or self.store.workflows.latest_version_number(wf.id)
-        ver = self._version(wf.id, number)
+        ver = self.version(wf.id, number)
         missing = dsl.missing_content(ver.graph, self.registry)
         if missing:
             raise ValidationError(
@@ -161,21 +254,30 @@ class Workspace:
             )
         trigger_id = trigger or self._default_trigger(ver.graph, slug)
         self.engine.flow(ver.graph, trigger_id, ver.content_hash)  # compile errors: no run yet
-        run = self.store.runs.create(
-            Run(
-                workflow_id=wf.id,
-                workflow_slug=wf.slug,
-                version_number=ver.number,
-                version_hash=ver.content_hash,
-                trigger_id=trigger_id,
-                input=input,
-                parent_run_id=parent_run_id,
-                user=user,
-                thread_id=thread,
-            )
+        return Run(
+            workflow_id=wf.id,
+            workflow_slug=wf.slug,
+            version_number=ver.number,
+            version_hash=ver.content_hash,
+            trigger_id=trigger_id,
+            input=input,
+            parent_run_id=parent_run_id,
+            user=user,
+            thread_id=thread,
         )
-        self._emit(run, EventType.RUN_QUEUED, trigger=trigger_id)
-        return run
+
+    def announce(self, run: Run) -> None:
+        """Emit a stored run's ``run_queued`` event."""
+        self._emit(run, EventType.RUN_QUEUED, trigger=run.trigger_id)
+
+    def submit(self, run: Run) -> None:
+        """Start driving a stored, queued run: by the workers, else in a thread here."""
+        if self.queue is not None:
+            self.dispatcher.submit(run)
+        else:
+            threading.Thread(
+                target=self.drive, args=(run,), daemon=True, name=f"plait-run-{run.id}"
+            ).start()
 
     def run(
         self,
@@ -196,12 +298,36 @@ class Workspace:
         run = self.create_run(
             slug, input, trigger=trigger, version=version, user=user, thread=thread
         )
+        if self.queue is not None and self._workers_seen():
+            self.dispatcher.submit(run)
+            if wait:
+                run = self.dispatcher.wait(run.id)
+            return RunHandle(self.store, run)
         if not wait:
-            threading.Thread(
-                target=self.drive, args=(run,), daemon=True, name=f"plait-run-{run.id}"
-            ).start()
+            self.submit(run)
             return RunHandle(self.store, run)
         return RunHandle(self.store, self.drive(run))
+
+    def execute(self, task: Any) -> None:
+        """The workers' task handler (see ``Dispatcher.execute``)."""
+        self.dispatcher.execute(task)
+
+    def events(self, run_id: str, *, after: int = 0, until_final: bool = True) -> EventFollower:
+        """The run's events with ``seq > after``, live: iterate it (``for`` or ``async for``);
+        it ends after the run's final event unless ``until_final`` is False."""
+        self.store.runs.get(run_id)  # NotFoundError for an unknown run
+        return EventFollower(
+            run_id,
+            log_=self.store.events,
+            runs=self.store.runs,
+            stream=self.stream,
+            after=after,
+            until_final=until_final,
+        )
+
+    def wait(self, run_id: str, *, timeout_s: float | None = None) -> RunHandle:
+        """Block until the run is finished, waiting for a person, or paused."""
+        return RunHandle(self.store, self.dispatcher.wait(run_id, timeout_s=timeout_s))
 
     def drive(self, run: Run, *, depth: int = 0) -> Run:
         graph = self._graph(run)
@@ -213,11 +339,13 @@ class Workspace:
             return self.engine.start(run, graph, depth=depth)
         return self.engine.recover(run, graph, depth=depth)
 
-    def resume(self, run_id: str, token: str, answer: Any) -> RunHandle:
+    def resume(self, run_id: str, token: str, answer: Any, *, wait: bool = True) -> RunHandle:
         """Answer a waiting human step. Idempotent: repeating the same call changes nothing."""
-        return RunHandle(self.store, self.resume_run(run_id, token, answer))
+        return RunHandle(self.store, self.resume_run(run_id, token, answer, wait=wait))
 
-    def resume_run(self, run_id: str, token: str, answer: Any, *, depth: int = 0) -> Run:
+    def resume_run(
+        self, run_id: str, token: str, answer: Any, *, depth: int = 0, wait: bool = True
+    ) -> Run:
         """Journal the answer to the open request holding ``token``, then continue the run.
 
         The answer is stored before anything else happens, so it is never lost: if the run is
@@ -241,9 +369,14 @@ class Workspace:
             )
         runs.journal_put(run.id, ANSWER_PREFIX + req["key"], {"value": answer, "token": token})
         runs.journal_put(run.id, f"token:{token}", {"value": True})
-        self._emit(run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer)
+        answered = self._emit(
+            run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer
+        )
         if run.status != RunStatus.WAITING:
             return runs.get(run_id)
+        if self.queue is not None and depth == 0 and self._workers_seen():
+            self.dispatcher.submit(run, "resume")
+            return self.dispatcher.wait(run.id, after=answered.seq) if wait else runs.get(run_id)
         try:
             return self.engine.resume(run, self._graph(run), depth=depth)
         except ConflictError:
@@ -295,6 +428,36 @@ class Workspace:
                 self.cancel(child.id)
         return RunHandle(self.store, run)
 
+    def pause(self, run_id: str) -> RunHandle:
+        """Pause a queued or running run between nodes (``unpause`` continues it)."""
+        run = self.store.runs.get(run_id)
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            raise ConflictError(
+                f"run {run_id} is {run.status.value}; only queued or running runs can be paused",
+                code="not_pausable",
+            )
+        if run.status == RunStatus.RUNNING:
+            self.engine.services.stop_requests[run_id] = RunStatus.PAUSED
+        run = self.store.runs.transition(run_id, RunStatus.PAUSED)
+        self._emit(run, EventType.RUN_PAUSED)
+        return RunHandle(self.store, run)
+
+    def unpause(self, run_id: str, *, wait: bool = False) -> RunHandle:
+        """Continue a paused run from its last checkpoint (by the workers when there are)."""
+        run = self.store.runs.get(run_id)
+        if run.status != RunStatus.PAUSED:
+            raise ConflictError(
+                f"run {run_id} is {run.status.value}, not paused", code="not_paused"
+            )
+        if self.queue is None or not self._workers_seen():
+            return RunHandle(self.store, self.engine.recover(run, self._graph(run)))
+        # hand it to the queue first: if the task is lost, the sweeper finds the lapsed lease
+        leases = self.store.leases
+        leases.requeue(leases.get(run_id), self.settings.runtime.queued_grace_s)
+        run = self.store.runs.transition(run_id, RunStatus.RUNNING)
+        self.dispatcher.submit(run, "recover")
+        return RunHandle(self.store, self.dispatcher.wait(run_id) if wait else run)
+
     def get_run(self, run_id: str) -> RunHandle:
         return RunHandle(self.store, self.store.runs.get(run_id))
 
@@ -308,10 +471,32 @@ class Workspace:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _graph(self, run: Run) -> WorkflowGraph:
-        return self._version(run.workflow_id, run.version_number).graph
+    def graph_of(self, run: Run) -> WorkflowGraph:
+        """The graph of the version the run is pinned to."""
+        return self.version(run.workflow_id, run.version_number).graph
 
-    def _version(self, workflow_id: str, number: int) -> Version:
+    _graph = graph_of
+
+    @property
+    def remote(self) -> bool:
+        """True when runs started here are driven by workers (a task queue and live workers)."""
+        return self.queue is not None and self._workers_seen()
+
+    def _workers_seen(self) -> bool:
+        within = self.settings.runtime.heartbeat_s * 5
+        return bool(self.store.workers.alive(within_s=within))
+
+    def _publish(self, event: Event) -> None:
+        try:
+            self.stream.publish([event])
+        except Exception as exc:  # Redis away: the event is in the database all the same
+            log.warning("could not publish event %s of run %s: %s", event.seq, event.run_id, exc)
+
+    def _lost(self, run_id: str) -> None:
+        # another worker took the run over (this process stalled past its lease): stop here
+        self.engine.services.stop_requests[run_id] = RunStatus.PAUSED
+
+    def version(self, workflow_id: str, number: int) -> Version:
         """A published version; immutable, so cached by workflow id and number."""
         key = (workflow_id, number)
         ver = self._versions.get(key)

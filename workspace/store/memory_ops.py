@@ -150,8 +150,9 @@ class MemoryLeaseRepository:
                 if state.run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
                     continue
                 lease = self._lease(run_id)[1]
+                never_claimed = lease.until is None and state.run.status == RunStatus.QUEUED
                 if (lease.until is not None and lease.until < now) or (
-                    lease.until is None and state.run.created_at < old
+                    never_claimed and state.run.created_at < old
                 ):
                     found.append((state.run.created_at, lease.model_copy()))
         found.sort(key=lambda item: item[0])

@@ -83,6 +83,7 @@ class SqlLeaseRepository:
                 or_(
                     runs.c.lease_until < now,
                     and_(
+                        runs.c.status == RunStatus.QUEUED.value,
                         runs.c.lease_until.is_(None),
                         runs.c.created_at < now - timedelta(seconds=grace_s),
                     ),

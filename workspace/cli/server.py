@@ -1,0 +1,164 @@
+"""``plait up``, ``plait api``, ``plait worker``, ``plait keys``: the runtime's entry points."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workspace.cli.app import EXIT_INVALID, _fail, _settings, _workspace, cli
+from workspace.cli.supervisor import Supervisor
+
+ADMIN_NAME = "admin"
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8321).")
+@click.pass_context
+def api(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the REST API, webhooks and event streams (FastAPI + uvicorn)."""
+    import uvicorn
+
+    from workspace.api import create_app
+
+    ws = _workspace(ctx)
+    server = ws.settings.server
+    uvicorn.run(
+        create_app(ws),
+        host=host or server.host,
+        port=port if port is not None else server.port,
+        log_level=ws.settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@cli.command()
+@click.option("--threads", type=int, default=None, help="Worker threads (default 8).")
+@click.pass_context
+def worker(ctx: click.Context, threads: int | None) -> None:
+    """Run workflow runs from the task queue (needs Redis: PLAIT_REDIS_URL or `plait up`)."""
+    from workspace.runtime.worker import serve_worker
+
+    ws = _workspace(ctx)
+    stop = _stop_on_signals()
+    serve_worker(ws, stop, threads=threads)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface of the API server (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port of the API server (default 8321).")
+@click.option("--workers", "n_workers", type=int, default=2, show_default=True)
+@click.pass_context
+def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -> None:
+    """Start the API server, workers and (when PLAIT_REDIS_URL is unset) an embedded Redis;
+    Ctrl-C stops them all."""
+    from workspace.runtime.workspace import Workspace, embedded_redis
+
+    settings = _settings(ctx)
+    folder = Path(settings.workspace_dir).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = ctx.obj.get("url") or settings.database_url or folder
+    embedded = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        embedded = embedded_redis(folder)
+        redis_url = embedded.ensure()
+    with Workspace.open(target, settings=settings, redis_url=redis_url) as ws:
+        secret = _first_admin_key(ws)
+    host = host or settings.server.host
+    port = port if port is not None else settings.server.port
+    env = {**os.environ, "PLAIT_REDIS_URL": redis_url, "PLAIT_WORKSPACE_DIR": str(folder)}
+    base = [sys.executable, "-m", "workspace.cli.main"]
+    if ctx.obj.get("url"):
+        base += ["--url", ctx.obj["url"]]
+    sup = Supervisor(echo=click.echo)
+    stop = _stop_on_signals()
+    try:
+        sup.add("api", [*base, "api", "--host", host, "--port", str(port)], env)
+        for i in range(n_workers):
+            sup.add(f"worker-{i + 1}", [*base, "worker"], env)
+        base_url = settings.server.public_url or f"http://{host}:{port}"
+        click.echo(f"Plait is up in {folder}")
+        click.echo(f"  API       {base_url}/api/v1   (docs: {base_url}/api/v1/docs)")
+        click.echo(f"  webhooks  {base_url}/hooks/<workflow>/<trigger>")
+        click.echo(f"  ready     {base_url}/readyz")
+        click.echo(f"  redis     {'embedded ' if embedded else ''}{_safe(redis_url)}")
+        click.echo(f"  workers   {n_workers}")
+        if secret:
+            click.echo(f"  admin API key (shown once, keep it): {secret}")
+        click.echo("Ctrl-C stops everything.")
+        while not stop.wait(1.0):
+            sup.check()
+            if embedded is not None and not embedded.alive():
+                click.echo("embedded Redis is not answering; restarting it")
+                embedded.ensure()
+    finally:
+        click.echo("stopping ...")
+        sup.stop()
+        if embedded is not None:
+            embedded.stop()
+        click.echo("stopped")
+
+
+def _first_admin_key(ws: Any) -> str | None:
+    """On first start: an admin user and its API key (returned to be shown once)."""
+    from workspace.domain.access import Role, User, new_api_key
+
+    if ws.store.access.list_users():
+        return None
+    admin = ws.store.access.create_user(User(name=ADMIN_NAME, role=Role.ADMIN))
+    key, secret = new_api_key(admin.id, "created by plait up")
+    ws.store.access.add_key(key)
+    return secret
+
+
+def _safe(url: str) -> str:
+    """A Redis URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@cli.group()
+def keys() -> None:
+    """API keys (stored hashed; a secret is shown once)."""
+
+
+@keys.command("create")
+@click.option("--user", "user_name", default=ADMIN_NAME, show_default=True)
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--admin", "make_admin", is_flag=True, help="Create the user as an admin.")
+@click.pass_context
+def keys_create(ctx: click.Context, user_name: str, name: str, make_admin: bool) -> None:
+    """Create an API key (and the user, if new); prints the secret once."""
+    from workspace.domain.access import Role, User, new_api_key
+
+    ws = _workspace(ctx)
+    user = ws.store.access.find_user(user_name)
+    if user is None:
+        role = Role.ADMIN if make_admin else Role.MEMBER
+        user = ws.store.access.create_user(User(name=user_name, role=role))
+    elif make_admin and not user.is_admin:
+        _fail(f"user {user_name!r} exists and is not an admin", EXIT_INVALID)
+    key, secret = new_api_key(user.id, name)
+    ws.store.access.add_key(key)
+    click.echo(secret)
