@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure the services the test suite talks to are up: PostgreSQL (and Redis for later issues).
+# Make sure the services the test suite talks to are up: PostgreSQL and Redis.
 # Uses what the machine has; installs from Debian packages only when missing. Idempotent.
 set -euo pipefail
 
@@ -33,8 +33,14 @@ fi
 psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null || { log "cannot log in to postgres@127.0.0.1/test"; exit 1; }
 log "PostgreSQL ready"
 
-# --- Redis (used from the runtime issue on; cheap to check now) ------------------------------
-if command -v redis-cli >/dev/null 2>&1 && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  log "starting redis-server"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null || true
+# --- Redis (broker, event streams, locks) --------------------------------------------------
+if ! command -v redis-server >/dev/null 2>&1; then
+  log "installing redis-server"; apt_install redis-server
 fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  log "starting redis-server"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { log "Redis is not reachable"; exit 1; }
+log "Redis ready"
