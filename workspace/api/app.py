@@ -25,7 +25,7 @@ def create_app(ws: Workspace) -> FastAPI:
         redoc_url=None,
     )
     app.state.ws = ws
-    problems.install(app)
+    problems.install(app, auth_prefix=API_PREFIX)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_user)])
     api.include_router(workflows.router)
     api.include_router(runs.router)

@@ -61,13 +61,19 @@ class Page:
         self.offset = offset
 
 
+#: page size when the caller gives none (capped by ``max_page_size``)
+DEFAULT_PAGE_SIZE = 50
+
+
 def page(
     ws: WS,
-    limit: Annotated[int, Query(ge=1)] = 50,
+    limit: Annotated[int | None, Query(ge=1, description="Page size (default 50)")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
     top = ws.settings.runtime.max_page_size
-    if limit > top:
+    if limit is None:
+        limit = min(DEFAULT_PAGE_SIZE, top)
+    elif limit > top:
         raise ValidationError(
             f"limit {limit} exceeds the maximum page size {top}", code="page_too_large"
         )
@@ -90,9 +96,23 @@ def owned_run(ws: Workspace, user: User, run_id: str) -> Run:
         run = ws.store.runs.get(run_id)
     except NotFoundError:
         raise NotFoundError(f"run {run_id!r} not found", code="run_not_found") from None
-    if user.may_access(run.user):
-        return run
-    wf = ws.store.workflows.find(run.workflow_slug)
-    if wf is not None and wf.id == run.workflow_id and user.may_access(wf.owner):
+    if may_see_run(ws, user, run):
         return run
     raise NotFoundError(f"run {run_id!r} not found", code="run_not_found")
+
+
+def may_see_run(
+    ws: Workspace,
+    user: User,
+    run: Run,
+    workflows: dict[str, Workflow | None] | None = None,
+) -> bool:
+    """A run is the caller's if they started it or own its workflow (webhook and scheduled
+    runs have no user). ``workflows`` caches lookups by slug across calls."""
+    if user.may_access(run.user):
+        return True
+    cache = {} if workflows is None else workflows
+    if run.workflow_slug not in cache:
+        cache[run.workflow_slug] = ws.store.workflows.find(run.workflow_slug)
+    wf = cache[run.workflow_slug]
+    return wf is not None and wf.id == run.workflow_id and user.may_access(wf.owner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from workspace.api.deps import authenticate, bearer
 from workspace.errors import (
     AccessDenied,
     ConfigurationError,
@@ -57,7 +59,11 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, auth_prefix: str | None = None) -> None:
+    """Map errors to problems. Under ``auth_prefix`` (where every HTTP route needs an API key)
+    a request FastAPI rejects before the auth dependency ran (malformed JSON is parsed first)
+    is answered 401 when it has no valid key: unauthenticated callers learn nothing more."""
+
     @app.exception_handler(PlaitError)
     async def _plait(_: Request, exc: PlaitError) -> JSONResponse:
         extra: dict[str, Any] = {}
@@ -66,7 +72,12 @@ def install(app: FastAPI) -> None:
         return problem(status_of(exc), exc.code, exc.message, **extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if auth_prefix is not None and request.url.path.startswith(auth_prefix + "/"):
+            try:
+                await asyncio.to_thread(authenticate, request.app.state.ws, bearer(request))
+            except AccessDenied as denied:
+                return problem(401, denied.code, denied.message)
         errors = [
             {"loc": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
         ]

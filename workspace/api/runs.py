@@ -3,18 +3,32 @@ and the event stream (SSE, JSON pages, WebSocket), each resumable from a ``seq``
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.types import Message
 
-from workspace.api.deps import WS, Caller, Paging, authenticate, bearer, owned_run
+from workspace.api.deps import (
+    WS,
+    Caller,
+    Page,
+    Paging,
+    authenticate,
+    bearer,
+    may_see_run,
+    owned_run,
+)
+from workspace.domain.access import User
 from workspace.domain.events import Event
-from workspace.domain.run import RunStatus
-from workspace.errors import PlaitError, ValidationError
+from workspace.domain.run import Run, RunStatus
+from workspace.domain.workflow import Workflow
+from workspace.errors import AccessDenied, PlaitError, ValidationError
+from workspace.runtime.workspace import Workspace
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -44,18 +58,39 @@ def list_runs(
         if wf is None:
             return {"items": [], "limit": paging.limit}
         wf_id = wf.id
-    items = ws.store.runs.list(
-        workflow_id=wf_id, status=status, limit=paging.limit, offset=paging.offset
-    )
-    if not user.is_admin:
-        visible = []
-        for run in items:
-            try:
-                visible.append(owned_run(ws, user, run.id))
-            except PlaitError:
-                continue
-        items = visible
+    if user.is_admin:
+        items = ws.store.runs.list(
+            workflow_id=wf_id, status=status, limit=paging.limit, offset=paging.offset
+        )
+    else:
+        items = _visible_runs(ws, user, wf_id, status, paging)
     return {"items": [r.model_dump(mode="json") for r in items], "limit": paging.limit}
+
+
+def _visible_runs(
+    ws: Workspace, user: User, wf_id: str | None, status: RunStatus | None, paging: Page
+) -> list[Run]:
+    """A member's page: ``offset`` and ``limit`` count the runs the member may see (filtering
+    a page of everybody's runs would return short or empty pages)."""
+    batch = max(paging.limit + paging.offset, ws.settings.runtime.max_page_size)
+    workflows: dict[str, Workflow | None] = {}
+    out: list[Run] = []
+    skipped = scanned = 0
+    while len(out) < paging.limit:
+        chunk = ws.store.runs.list(workflow_id=wf_id, status=status, limit=batch, offset=scanned)
+        scanned += len(chunk)
+        for run in chunk:
+            if not may_see_run(ws, user, run, workflows):
+                continue
+            if skipped < paging.offset:
+                skipped += 1
+                continue
+            out.append(run)
+            if len(out) == paging.limit:
+                break
+        if len(chunk) < batch:
+            break
+    return out
 
 
 @router.get("/{run_id}")
@@ -121,18 +156,21 @@ def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse | dict[str, Any]:
     """Server-Sent Events when the client accepts ``text/event-stream`` (resumable with
-    ``?after=SEQ`` or ``Last-Event-ID``; ends after the run's final event), else a JSON page."""
+    ``?after=SEQ`` or ``Last-Event-ID``; ends after the run's final event, or with
+    ``follow=false`` after the events stored so far), else a JSON page."""
     owned_run(ws, user, run_id)
     start = _after(after, last_event_id)
+    top = ws.settings.runtime.max_page_size
     if "text/event-stream" not in request.headers.get("accept", ""):
-        top = ws.settings.runtime.max_page_size
         batch = ws.store.events.list(run_id, after=start, limit=top)
         return {"items": [e.model_dump(mode="json") for e in batch]}
-    follower = ws.events(run_id, after=start, until_final=follow)
+    source: AsyncIterable[Event] = (
+        ws.events(run_id, after=start) if follow else _stored(ws, run_id, start, top)
+    )
 
     async def stream() -> AsyncIterator[str]:
         yield ": connected\n\n"
-        async for ev in follower:
+        async for ev in source:
             if await request.is_disconnected():
                 return
             yield _sse(ev)
@@ -144,22 +182,37 @@ def events(
     )
 
 
+async def _stored(ws: Workspace, run_id: str, after: int, batch: int) -> AsyncIterator[Event]:
+    """The events stored so far with ``seq > after``, page by page (no waiting for more)."""
+    while True:
+        page = await asyncio.to_thread(ws.store.events.list, run_id, after=after, limit=batch)
+        for ev in page:
+            yield ev
+        if len(page) < batch:
+            return
+        after = page[-1].seq
+
+
 async def events_ws(websocket: WebSocket, run_id: str, after: int = 0) -> None:
     """The same events over a WebSocket. Authenticate with ``Authorization: Bearer`` or, where
-    a browser cannot set headers, the first message ``{"token": "<api key>"}``."""
+    a browser cannot set headers, the first message ``{"token": "<api key>"}``. A refused
+    subscription gets ``{"error", "detail"}`` then close code 4401 (no valid key) or 4404."""
     ws = websocket.app.state.ws
     await websocket.accept()
     try:
         secret = bearer(websocket)
         if secret is None:
-            first = json.loads(await websocket.receive_text())
-            secret = first.get("token") if isinstance(first, dict) else None
-        user = authenticate(ws, secret)
-        owned_run(ws, user, run_id)
-    except (PlaitError, ValueError) as exc:
-        code = getattr(exc, "code", "unauthorized")
-        await websocket.send_json({"error": code, "detail": str(exc)})
-        await websocket.close(code=4401 if code == "unauthorized" else 4404)
+            first = await websocket.receive()
+            if first["type"] == "websocket.disconnect":
+                return
+            secret = _token_of(first)
+        user = await asyncio.to_thread(authenticate, ws, secret)
+        await asyncio.to_thread(owned_run, ws, user, run_id)
+    except PlaitError as exc:
+        await websocket.send_json({"error": exc.code, "detail": exc.message})
+        await websocket.close(code=4401 if isinstance(exc, AccessDenied) else 4404)
+        return
+    except WebSocketDisconnect:
         return
     try:
         async for ev in ws.events(run_id, after=after):
@@ -167,3 +220,16 @@ async def events_ws(websocket: WebSocket, run_id: str, after: int = 0) -> None:
         await websocket.close()
     except WebSocketDisconnect:
         return
+
+
+def _token_of(message: Message) -> str | None:
+    """The API key of a first message ``{"token": "..."}`` (text or UTF-8 bytes), else None."""
+    raw = message.get("text")
+    if raw is None:
+        raw = (message.get("bytes") or b"").decode("utf-8", errors="replace")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None
