@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
+from workspace.domain.run import Run, RunStatus, StepRecord
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import (
@@ -136,26 +136,11 @@ class SqlRunRepository:
             return [_run(row) for row in conn.execute(query)]
 
     def transition(self, run_id: str, target: RunStatus, **fields: Any) -> Run:
-        target = RunStatus(target)
-        for _ in range(_CAS_ATTEMPTS):
-            with self._db.write() as conn:
-                row = conn.execute(_SELECT_RUN, {"b_id": run_id}).first()
-                if row is None:
-                    raise _not_found(run_id)
-                current = _run(row)
-                check_transition(current.status, target)
-                updated, changes = run_changes(current, fields, target=target)
-                params = {name: _db_value(value) for name, value in changes.items()}
-                params.update(b_id=run_id, b_st=current.status.value)
-                # compare-and-set: only moves the run if nobody moved it since we read it
-                if conn.execute(_CAS_UPDATE, params).rowcount == 1:
-                    return updated
-            # Lost the race: another writer changed the status first. Re-read and re-validate
-            # against the status it left (a terminal status makes check_transition refuse).
-        raise ConflictError(
-            f"run {run_id!r} kept changing concurrently; transition to {target.value} not applied",
-            run_id=run_id,
-        )
+        # one guarded UPDATE ... RETURNING (compare-and-set) on a raw cursor: see transition_run
+        from workspace.store.sql_events import transition_run  # sql_events imports this module
+
+        with self._db.raw(write=True) as cur:
+            return transition_run(self._db, cur, run_id, target, fields)
 
     def update(self, run_id: str, **fields: Any) -> Run:
         with self._db.write() as conn:
