@@ -152,6 +152,30 @@ class EventLog(Protocol):
 
     def list(self, run_id: str, *, after: int = 0, limit: int = 1000) -> builtins.list[Event]: ...
 
+    def record_transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        fields: dict[str, Any],
+        steps: Sequence[StepRecord] = (),
+        batch: Sequence[Event] = (),
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> tuple[Run, builtins.list[Event]]:
+        """``RunRepository.transition(run_id, target, **fields)`` and ``record(steps, batch)``
+        in ONE transaction (after the run's deferred entries), e.g. a run's final status with
+        its ``run_succeeded`` event. A refused transition raises and stores nothing."""
+        ...
+
+    def record_created(
+        self,
+        run: Run,
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> tuple[Run, builtins.list[Event]]:
+        """``RunRepository.create(run)`` and ``append_many(batch)`` (e.g. its ``run_queued``
+        event) in ONE transaction."""
+        ...
+
 
 class EventSink(Protocol):
     """Where the engine sends events. The runtime's sink logs them and fans them out."""
@@ -168,6 +192,22 @@ class EventSink(Protocol):
 
     def flush(self, run_id: str) -> None:
         """Store and deliver what is deferred for the run now."""
+        ...
+
+    def transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        fields: dict[str, Any],
+        steps: Sequence[StepRecord],
+        events: Sequence[Event],
+    ) -> Run:
+        """Change the run's status with its step records and events in one transaction
+        (``EventLog.record_transition``), then deliver the events."""
+        ...
+
+    def create(self, run: Run, events: Sequence[Event]) -> Run:
+        """Store a new run with its events in one transaction, then deliver the events."""
         ...
 
 

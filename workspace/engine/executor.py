@@ -27,6 +27,7 @@ from workspace.sdk.node import NodeResult, NodeType
 from workspace.sdk.signals import ControlSignal
 
 _PREVIEW_CHARS = 2000
+_NO_RETRY = RetryPolicy()
 
 
 class NodeFailed(PlaitError):
@@ -134,7 +135,7 @@ class NodeExecutor:
         rc, node = self.rc, call.node
         rc.check_cancelled()
         node_type = rc.services.registry.get(node.type)
-        policy = node.retry or RetryPolicy()
+        policy = node.retry or _NO_RETRY
         key = f"{rc.run.id}:{node.id}:{call.iteration}"
         # pausing nodes (human, wait) need no memo: their answer / deadline is journaled already
         journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
@@ -143,9 +144,16 @@ class NodeExecutor:
             run_id=rc.run.id,
             node_id=node.id,
             iteration=call.iteration,
+            attempt=1,
             status=StepStatus.RUNNING,
             input=call.input,
+            output=None,
+            error=None,
+            route=None,
             started_at=started,
+            finished_at=None,
+            tokens=None,
+            cost=None,
         )
         rc.begin_step(step, iteration=call.iteration)
         t0 = time.perf_counter()

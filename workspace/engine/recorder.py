@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from workspace.domain.events import Event
 from workspace.domain.ports import EventSink
-from workspace.domain.run import StepRecord
+from workspace.domain.run import Run, RunStatus, StepRecord
 
 StepKey = tuple[str, str, str]  # run id, node id, iteration
 
@@ -39,6 +40,9 @@ class StepRecorder:
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        #: the flusher waits for a first held start (and must be woken); otherwise it is
+        #: already due to look again within ``hold_s`` and a new start needs no wake-up
+        self._idle = False
 
     # -- API used by the engine ------------------------------------------------------------------
 
@@ -47,8 +51,13 @@ class StepRecorder:
         key = (step.run_id, step.node_id, step.iteration)
         with self._lock:
             self._held[key] = _Held(step, event)
-            self._ensure_flusher()
-            self._wake.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._start_flusher()
+            elif self._idle:
+                # one wake-up per burst of activity, not one per node: a node that ends within
+                # ``hold_s`` is gone before the flusher looks again
+                self._idle = False
+                self._wake.notify()
 
     def finish(self, step: StepRecord, events: Sequence[Event], *, defer: bool = False) -> None:
         """A node finished (or changed state): store its record and events with its held start
@@ -73,6 +82,26 @@ class StepRecorder:
                 self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)
         return stored[len(held) :]
 
+    def transition(
+        self, run_id: str, target: RunStatus, fields: dict[str, Any], events: Sequence[Event]
+    ) -> Run:
+        """Change the run's status and store ``events`` with it, in one transaction (its held
+        starts go first); a refused transition raises and stores nothing."""
+        with self._lock:
+            held = sorted(
+                (h for k, h in self._held.items() if k[0] == run_id), key=lambda h: h.since
+            )
+            run = self._sink.transition(
+                run_id, target, fields, [h.step for h in held], [*(h.event for h in held), *events]
+            )
+            for h in held:
+                self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)
+        return run
+
+    def create(self, run: Run, events: Sequence[Event]) -> Run:
+        """Store a new run with its first events in one transaction."""
+        return self._sink.create(run, events)
+
     def flush(self, run_id: str) -> None:
         """Write the run's held starts and deferred results now."""
         with self._lock:
@@ -81,20 +110,20 @@ class StepRecorder:
 
     # -- background flusher ----------------------------------------------------------------------
 
-    def _ensure_flusher(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._loop, name="plait-step-flusher", daemon=True
-            )
-            self._thread.start()
+    def _start_flusher(self) -> None:
+        self._idle = False
+        self._thread = threading.Thread(target=self._loop, name="plait-step-flusher", daemon=True)
+        self._thread.start()
 
     def _loop(self) -> None:
         with self._lock:
             while True:
                 if not self._held:
+                    self._idle = True
                     self._wake.wait(timeout=5.0)
-                    if not self._held:
-                        continue
+                    if not self._idle:  # woken by a start: it cannot be due before hold_s
+                        self._wake.wait(timeout=self._hold_s)
+                    continue
                 oldest = min(h.since for h in self._held.values())
                 delay = oldest + self._hold_s - time.monotonic()
                 if delay > 0:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from langgraph.types import Command
 
-from workspace.domain.events import EventType
+from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
@@ -48,6 +49,17 @@ class Engine:
         return flow
 
     # -- entry points ------------------------------------------------------------------------
+
+    def create(self, run: Run) -> Run:
+        """Store a new (queued) run together with its ``run_queued`` event: one transaction."""
+        event = Event(
+            run_id=run.id,
+            workflow=run.workflow_slug,
+            version=run.version_number,
+            type=EventType.RUN_QUEUED,
+            data={"trigger": run.trigger_id},
+        )
+        return self.services.recorder.create(run, [event])
 
     def start(
         self, run: Run, graph: WorkflowGraph, *, seed: dict[str, Any] | None = None, depth: int = 0
@@ -179,25 +191,32 @@ class Engine:
         if interrupts:
             return self._wait(rc, interrupts, graph)
         output = run_output(flow.topology, result)
+        finished = utcnow()
         try:
-            run = runs.transition(
-                rc.run.id, RunStatus.SUCCEEDED, output=output, finished_at=utcnow(), pending=None
+            # the final status and its event in one transaction
+            return rc.finish(
+                RunStatus.SUCCEEDED,
+                EventType.RUN_SUCCEEDED,
+                {"output": output, "duration_ms": _duration_ms(rc.run.started_at, finished)},
+                output=output,
+                finished_at=finished,
+                pending=None,
             )
         except InvalidTransition:
             return runs.get(rc.run.id)  # cancelled while its last step ran: cancel wins
-        rc.emit(EventType.RUN_SUCCEEDED, output=output, duration_ms=_duration_ms(run))
-        return run
 
     def _fail(self, rc: RunContext, error: dict[str, Any]) -> Run:
-        runs = self.services.runs
         try:
-            run = runs.transition(
-                rc.run.id, RunStatus.FAILED, error=error, finished_at=utcnow(), pending=None
+            return rc.finish(
+                RunStatus.FAILED,
+                EventType.RUN_FAILED,
+                {"error": error, "node_id_failed": error.get("node_id")},
+                error=error,
+                finished_at=utcnow(),
+                pending=None,
             )
         except InvalidTransition:
-            return runs.get(rc.run.id)  # already final (cancelled meanwhile)
-        rc.emit(EventType.RUN_FAILED, error=error, node_id_failed=error.get("node_id"))
-        return run
+            return self.services.runs.get(rc.run.id)  # already final (cancelled meanwhile)
 
     def _wait(self, rc: RunContext, interrupts: list[Any], graph: WorkflowGraph) -> Run:
         runs = self.services.runs
@@ -277,10 +296,10 @@ def run_output(topology: Topology, state: dict[str, Any]) -> Any:
     return outputs.get(max(sinks, key=rank))
 
 
-def _duration_ms(run: Run) -> float | None:
-    if run.started_at and run.finished_at:
-        return round((run.finished_at - run.started_at).total_seconds() * 1000, 3)
-    return None
+def _duration_ms(started: datetime | None, finished: datetime) -> float | None:
+    if started is None:
+        return None
+    return round((finished - started).total_seconds() * 1000, 3)
 
 
 def _descendants(successors: dict[str, tuple[str, ...]], start: str) -> set[str]:

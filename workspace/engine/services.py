@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from workspace.domain.events import Event, EventType
 from workspace.domain.ports import EventSink, RunRepository
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.workflow import utcnow
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
 from workspace.sdk.registry import NodeRegistry
@@ -83,6 +84,15 @@ class RunContext:
         the first checkpoint follows at once)."""
         self.services.sink.defer([], [self._event(type, None, data)])
 
+    def finish(
+        self, target: RunStatus, type: EventType, data: dict[str, Any], **fields: Any
+    ) -> Run:
+        """Move the run to ``target`` (setting ``fields``) with its event ``type`` in ONE
+        store transaction; raises InvalidTransition, storing nothing, if the state machine
+        refuses (e.g. the run was cancelled meanwhile)."""
+        event = self._event(type, None, data)
+        return self.services.recorder.transition(self.run.id, target, fields, [event])
+
     def begin_step(self, step: StepRecord, **data: Any) -> None:
         """A node started (its start is recorded with its result when it ends quickly)."""
         self.services.recorder.begin(step, self._event(EventType.NODE_STARTED, step.node_id, data))
@@ -96,13 +106,16 @@ class RunContext:
         self.services.recorder.finish(step, [event], defer=with_checkpoint)
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
-        # built from engine-owned, already-typed values: skip pydantic validation (hot path)
+        # built from engine-owned, already-typed values: skip pydantic validation (hot path);
+        # every field is given, so pydantic computes no defaults either
         return Event.model_construct(
+            seq=0,
             run_id=self.run.id,
             workflow=self.run.workflow_slug,
             version=self.run.version_number,
             type=type,
             node_id=node_id,
+            ts=utcnow(),
             data=data,
         )
 

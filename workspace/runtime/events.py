@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from workspace.domain.events import Event
 from workspace.domain.ports import EventLog
-from workspace.domain.run import StepRecord
+from workspace.domain.run import Run, RunStatus, StepRecord
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,21 @@ class StoreEventSink:
 
     def flush(self, run_id: str) -> None:
         self._log.flush(run_id)
+
+    def transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        fields: dict[str, Any],
+        steps: Sequence[StepRecord],
+        events: Sequence[Event],
+    ) -> Run:
+        run, _ = self._log.record_transition(run_id, target, fields, steps, events, self._fan_out)
+        return run
+
+    def create(self, run: Run, events: Sequence[Event]) -> Run:
+        stored, _ = self._log.record_created(run, events, self._fan_out)
+        return stored
 
     def _fan_out(self, stored: list[Event]) -> None:
         with self._lock:

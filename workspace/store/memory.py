@@ -314,6 +314,55 @@ class MemoryEventLog:
                 on_stored(events)
             return events
 
+    def record_transition(
+        self,
+        run_id: str,
+        target: RunStatus,
+        fields: dict[str, Any],
+        steps: Sequence[StepRecord] = (),
+        batch: Sequence[Event] = (),
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> tuple[Run, builtins.list[Event]]:
+        """``RunRepository.transition`` and ``record`` under one lock: all or nothing."""
+        target = RunStatus(target)
+        with self._d.lock:
+            state = self._d.run_state(run_id)
+            check_transition(state.run.status, target)
+            updated, _ = _run_changes(state.run, fields, target=target)
+            for step in steps:
+                self._d.run_state(step.run_id)
+            for event in batch:
+                self._d.run_state(event.run_id)
+            previous, state.run = state.run, updated
+            try:
+                events = self.record(steps, batch, on_stored)
+            except BaseException:
+                state.run = previous
+                raise
+            return updated.model_copy(deep=True), events
+
+    def record_created(
+        self,
+        run: Run,
+        batch: Sequence[Event],
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
+    ) -> tuple[Run, builtins.list[Event]]:
+        """``RunRepository.create`` and ``append_many`` under one lock: all or nothing."""
+        stored = normalize_run(run)
+        with self._d.lock:
+            if stored.id in self._d.runs:
+                raise ConflictError(f"a run with id {run.id!r} already exists", run_id=run.id)
+            for event in batch:
+                if event.run_id != stored.id:
+                    self._d.run_state(event.run_id)
+            self._d.runs[stored.id] = _RunState(run=stored)
+            try:
+                events = self.record((), batch, on_stored)
+            except BaseException:
+                del self._d.runs[stored.id]
+                raise
+            return stored.model_copy(deep=True), events
+
     def defer(
         self,
         steps: Sequence[StepRecord],
