@@ -71,3 +71,33 @@ def test_a_failed_run_ends_its_log_with_run_failed(ws: Workspace) -> None:
     assert events[-1].data["node_id_failed"] == "boom"
     assert events[-1].data["error"] == ws.store.runs.get(h.id).error
     assert [e.type for e in events].count(EventType.RUN_FAILED) == 1
+
+
+REVIEWED = """
+name: reviewed
+trigger: manual
+steps:
+  - id: a
+    type: code
+    code: |
+      return {"x": trigger["n"]}
+  - id: review
+    type: human
+    message: "ok?"
+  - id: pay
+    type: code
+    code: |
+      return {"paid": a["x"]}
+"""
+
+
+def test_a_rerun_that_waits_resumes_on_its_own_flow(ws: Workspace) -> None:
+    first = ws.run(REVIEWED, {"n": 1})
+    first = ws.resume(first.id, first.token, "approve")
+    assert first.status == RunStatus.SUCCEEDED and first.output == {"paid": 1}
+    again = ws.rerun(first.id, "a", input={"edited": True})
+    assert again.status == RunStatus.WAITING
+    done = ws.resume(again.id, again.token, "approve")
+    assert done.status == RunStatus.SUCCEEDED, done.error
+    assert done.output == {"paid": 1}
+    assert ws.store.runs.get(done.id).rerun_of == first.id

@@ -24,7 +24,7 @@ from workspace.engine.activation import FAILED, SKIPPED, SUCCEEDED, Finished, de
 from workspace.engine.body import LoopBody
 from workspace.engine.executor import NodeCall, NodeExecutor
 from workspace.engine.services import RunContext
-from workspace.engine.state import RunState, finished_view
+from workspace.engine.state import RunState
 from workspace.engine.topology import Topology
 from workspace.sdk.signals import HumanInterrupt
 
@@ -60,6 +60,27 @@ class CompiledFlow:
     app: Any  # langgraph CompiledStateGraph
 
 
+def _view(
+    nodes: dict[str, dict[str, Any]], sources: tuple[str, ...]
+) -> tuple[Finished, dict[str, Any]]:
+    """What one node needs to know of the finished ones: every output (its expressions may read
+    any node), and status, route and error of its own incoming sources only."""
+    outputs = {n: f["output"] for n, f in nodes.items() if "output" in f}
+    status: dict[str, str] = {}
+    routes: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    for source in sources:
+        fact = nodes.get(source)
+        if fact is None:
+            continue
+        status[source] = fact["status"]
+        if "output" in fact:
+            routes[source] = fact.get("route")
+        if "error" in fact:
+            errors[source] = fact["error"]
+    return Finished(status, routes, outputs, errors), outputs
+
+
 def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, RunnableConfig], Any]:
     scope = topology.main
     node = topology.nodes[node_id]
@@ -67,13 +88,14 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
     successors = list(scope.successors[node_id])
     handled = any(e.kind == EdgeKind.ERROR for e in topology.graph.outgoing(node_id))
     is_loop = node_id in topology.loops
+    sources = tuple(dict.fromkeys(e.source for e in incoming))
 
     def run_node(state: RunState, config: RunnableConfig) -> Any:
         rc: RunContext = config["configurable"][RC_KEY]
         nodes = state.get("Nodes") or {}
         if node_id in nodes:
             return {}
-        view = Finished(*finished_view(nodes))
+        view, outputs = _view(nodes, sources)
         forced = node_id in (state.get("Force") or ())
         decision = "run" if forced else decide(node, incoming, view)
         if decision == "wait":
@@ -87,7 +109,6 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
             )
         overrides = state.get("Overrides") or {}
         value = overrides[node_id] if node_id in overrides else node_input(incoming, view)
-        outputs = dict(view.outputs)
         trigger = state.get("Trigger")
         ask = partial(ask_human, rc)
         body = (
@@ -132,7 +153,10 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
     return run_node
 
 
-def compile_flow(topology: Topology, checkpointer: Any) -> CompiledFlow:
+def compile_flow(topology: Topology, checkpointer: Any, *, entries: bool = False) -> CompiledFlow:
+    """The flow of ``topology``: it starts at the trigger or, with ``entries``, at the node the
+    state's ``Entry`` names (re-runs; a routing function at START costs every run a little, so
+    plain runs get a fixed edge)."""
     builder: StateGraph[RunState, Any, RunState, RunState] = StateGraph(RunState)
     for node_id in topology.main.nodes:
         builder.add_node(
@@ -140,11 +164,13 @@ def compile_flow(topology: Topology, checkpointer: Any) -> CompiledFlow:
             _node_function(topology, node_id),  # type: ignore[call-overload]
             destinations=topology.main.successors[node_id],
         )
-    entries = list(topology.main.nodes)
     trigger_id = topology.trigger_id
+    if entries:
 
-    def entry(state: RunState) -> str:
-        return state.get("Entry") or trigger_id
+        def entry(state: RunState) -> str:
+            return state.get("Entry") or trigger_id
 
-    builder.add_conditional_edges(START, entry, entries)
+        builder.add_conditional_edges(START, entry, list(topology.main.nodes))
+    else:
+        builder.add_edge(START, trigger_id)
     return CompiledFlow(topology=topology, app=builder.compile(checkpointer=checkpointer))

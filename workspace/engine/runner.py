@@ -29,20 +29,27 @@ class Engine:
     def __init__(self, services: EngineServices, checkpointer: Any, cache_size: int = 256) -> None:
         self.services = services
         self.checkpointer = checkpointer
-        self._cache: OrderedDict[tuple[str, str], CompiledFlow] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, bool], CompiledFlow] = OrderedDict()
         self._cache_size = cache_size
 
     # -- compilation -------------------------------------------------------------------------
 
     def flow(
-        self, graph: WorkflowGraph, trigger_id: str, version_hash: str | None = None
+        self,
+        graph: WorkflowGraph,
+        trigger_id: str,
+        version_hash: str | None = None,
+        *,
+        entries: bool = False,
     ) -> CompiledFlow:
-        key = (version_hash or graph.content_hash(), trigger_id)
+        """The compiled flow (cached); with ``entries`` the variant re-runs use, which starts
+        at the node the state names."""
+        key = (version_hash or graph.content_hash(), trigger_id, entries)
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        flow = compile_flow(build_topology(graph, trigger_id), self.checkpointer)
+        flow = compile_flow(build_topology(graph, trigger_id), self.checkpointer, entries=entries)
         self._cache[key] = flow
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -65,7 +72,7 @@ class Engine:
         self, run: Run, graph: WorkflowGraph, *, seed: dict[str, Any] | None = None, depth: int = 0
     ) -> Run:
         """Run a queued run from its trigger (or, with ``seed``, from a re-run entry node)."""
-        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        flow = self._flow(run, graph, rerun=seed is not None)
         run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
         rc = self._context(run, graph, depth)
         rc.emit_with_checkpoint(EventType.RUN_STARTED, trigger=run.trigger_id)
@@ -78,7 +85,7 @@ class Engine:
 
         Raises InvalidTransition if the run is no longer waiting (someone else resumed it).
         """
-        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        flow = self._flow(run, graph)
         answered = self.answered(run)
         run = self.services.runs.transition(run.id, RunStatus.RUNNING)
         rc = self._context(run, graph, depth)
@@ -107,7 +114,7 @@ class Engine:
                 "paused runs can be recovered",
                 code="not_recoverable",
             )
-        flow = self.flow(graph, run.trigger_id, run.version_hash)
+        flow = self._flow(run, graph)
         rc = self._context(run, graph, depth)
         snapshot = flow.app.get_state(self._config(rc))
         if not snapshot.values:  # crashed before the first checkpoint
@@ -122,7 +129,7 @@ class Engine:
         """The starting state of a re-run of ``old`` from ``from_node`` (SPEC §4.6): what ran
         upstream is reused from ``old``'s last checkpoint; ``from_node`` and everything after
         it run again (``from_node`` with ``input`` when given)."""
-        flow = self.flow(graph, old.trigger_id, old.version_hash)
+        flow = self._flow(old, graph)
         topology = flow.topology
         if from_node not in topology.main.incoming:
             raise NotFoundError(
@@ -146,6 +153,11 @@ class Engine:
         return seed
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _flow(self, run: Run, graph: WorkflowGraph, *, rerun: bool = False) -> CompiledFlow:
+        """The flow a run executes on: a re-run's starts at its entry node (same channels)."""
+        entries = rerun or run.rerun_from_node is not None
+        return self.flow(graph, run.trigger_id, run.version_hash, entries=entries)
 
     def _context(self, run: Run, graph: WorkflowGraph, depth: int) -> RunContext:
         deadline = None
