@@ -21,7 +21,14 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import bindparam, select
 
 from workspace.domain.events import Event, EventType
-from workspace.domain.run import Run, RunStatus, StepRecord, allowed_transitions, check_transition
+from workspace.domain.run import (
+    Run,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    allowed_transitions,
+    check_transition,
+)
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError, ValidationError
 from workspace.store._codec import RUN_SETTABLE_FIELDS, json_text, normalize_run, utc
@@ -44,6 +51,9 @@ _INSERT_HEAD = (
 _ROW = "(:run_id{i}, :seq{i}, :workflow{i}, :version{i}, :type{i}, :node_id{i}, :ts{i}, :data{i})"
 #: events per INSERT statement (8 parameters each: far below SQLite's and PostgreSQL's limits)
 _INSERT_CHUNK = 64
+#: an event type's text by member (a dict lookup: ``Enum.value`` is slow on the hot path)
+_EVENT_TYPES: dict[Any, str] = {t: t.value for t in EventType}
+_STEP_STATUSES: dict[Any, str] = {s: s.value for s in StepStatus}
 _STEP_JSON = frozenset({"input", "output", "error"})
 _STEP_TIMES = frozenset({"started_at", "finished_at"})
 _FIELDS = ("seq", "run_id", "workflow", "version", "type", "node_id", "ts", "data")
@@ -73,8 +83,8 @@ def _step_params(db: Database, step: StepRecord) -> dict[str, Any]:
             value = _json(value, f"step {name}")
         elif name in _STEP_TIMES:
             value = db.time_param(value)
-        elif isinstance(value, Enum):
-            value = value.value
+        elif name == "status":
+            value = _STEP_STATUSES.get(value) or StepStatus(value).value
         values[name] = value
     return values
 
@@ -397,7 +407,9 @@ class SqlEventLog:
                 params[f"seq{i}"] = seq
                 params[f"workflow{i}"] = fields["workflow"]
                 params[f"version{i}"] = fields["version"]
-                params[f"type{i}"] = EventType(fields["type"]).value
+                params[f"type{i}"] = (
+                    _EVENT_TYPES.get(fields["type"]) or EventType(fields["type"]).value
+                )
                 params[f"node_id{i}"] = fields["node_id"]
                 params[f"ts{i}"] = time_param(ts)
                 params[f"data{i}"] = data
