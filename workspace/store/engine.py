@@ -237,13 +237,12 @@ class Database:
         """A ``UTCDateTime`` column value, stored exactly as SQLAlchemy stores it."""
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         if self.dialect != "sqlite":
             return value
-        return (
-            f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
-            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
-        )
+        # "YYYY-MM-DD HH:MM:SS.ffffff", SQLAlchemy's SQLite text format
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def sql(self, text: str) -> str:
         """``text`` written with ``:name`` parameters, in this driver's parameter style."""

@@ -398,7 +398,7 @@ class SqlEventLog:
                 run_id = event.run_id
                 seq = next_seq[run_id]
                 next_seq[run_id] = seq + 1
-                ts = utc(event.ts)
+                ts = event.ts if event.ts.tzinfo is UTC else utc(event.ts)
                 fields = event.__dict__
                 data = _json(fields["data"], "event data")
                 # the stored copy: the same (already valid) values plus seq and ts
