@@ -401,8 +401,7 @@ class SqlEventLog:
                 ts = event.ts if event.ts.tzinfo is UTC else utc(event.ts)
                 fields = event.__dict__
                 data = _json(fields["data"], "event data")
-                # the stored copy: the same (already valid) values plus seq and ts
-                stored.append(Event.model_construct(**{**fields, "seq": seq, "ts": ts}))
+                stored.append(event.model_copy(update={"seq": seq, "ts": ts}))
                 params[f"run_id{i}"] = run_id
                 params[f"seq{i}"] = seq
                 params[f"workflow{i}"] = fields["workflow"]
