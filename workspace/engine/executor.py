@@ -136,28 +136,13 @@ class NodeExecutor:
         rc.check_cancelled()
         node_type = rc.services.registry.get(node.type)
         policy = node.retry or _NO_RETRY
-        key = f"{rc.run.id}:{node.id}:{call.iteration}"
         # pausing nodes (human, wait) need no memo: their answer / deadline is journaled already
         journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
-        started = utcnow()
-        step = StepRecord.model_construct(  # engine-built values: no re-validation (hot path)
-            run_id=rc.run.id,
-            node_id=node.id,
-            iteration=call.iteration,
-            attempt=1,
-            status=StepStatus.RUNNING,
-            input=call.input,
-            output=None,
-            error=None,
-            route=None,
-            started_at=started,
-            finished_at=None,
-            tokens=None,
-            cost=None,
-        )
+        step = rc.new_step(node.id, call.iteration, call.input)
         rc.begin_step(step, iteration=call.iteration)
         t0 = time.perf_counter()
 
+        key = f"{rc.run.id}:{node.id}:{call.iteration}"
         if journaled:
             hit = rc.services.runs.journal_get(rc.run.id, key)
             if hit is not None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from workspace.domain.events import Event, EventType
 from workspace.domain.ports import EventSink, RunRepository
-from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
@@ -75,6 +75,47 @@ class RunContext:
     depth: int = 0
     #: the run's status was just read or written by whoever built this context
     _last_poll: float = field(default_factory=time.monotonic)
+    #: this run's events and step records are copies of these (cheaper than building each)
+    _event_proto: Event = field(init=False, repr=False)
+    _step_proto: StepRecord = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._event_proto = Event.model_construct(
+            seq=0,
+            run_id=self.run.id,
+            workflow=self.run.workflow_slug,
+            version=self.run.version_number,
+            type=EventType.NODE_STARTED,
+            node_id=None,
+            ts=utcnow(),
+            data={},
+        )
+        self._step_proto = StepRecord.model_construct(
+            run_id=self.run.id,
+            node_id="",
+            iteration="",
+            attempt=1,
+            status=StepStatus.RUNNING,
+            input=None,
+            output=None,
+            error=None,
+            route=None,
+            started_at=None,
+            finished_at=None,
+            tokens=None,
+            cost=None,
+        )
+
+    def new_step(self, node_id: str, iteration: str, input: Any) -> StepRecord:
+        """A node's ``running`` step record, starting now."""
+        return self._step_proto.model_copy(
+            update={
+                "node_id": node_id,
+                "iteration": iteration,
+                "input": input,
+                "started_at": utcnow(),
+            }
+        )
 
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
@@ -106,17 +147,9 @@ class RunContext:
         self.services.recorder.finish(step, [event], defer=with_checkpoint)
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
-        # built from engine-owned, already-typed values: skip pydantic validation (hot path);
-        # every field is given, so pydantic computes no defaults either
-        return Event.model_construct(
-            seq=0,
-            run_id=self.run.id,
-            workflow=self.run.workflow_slug,
-            version=self.run.version_number,
-            type=type,
-            node_id=node_id,
-            ts=utcnow(),
-            data=data,
+        # built from engine-owned, already-typed values: no validation, no defaults (hot path)
+        return self._event_proto.model_copy(
+            update={"type": type, "node_id": node_id, "ts": utcnow(), "data": data}
         )
 
     def check_cancelled(self, *, force: bool = False) -> None:
