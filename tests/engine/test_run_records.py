@@ -3,9 +3,14 @@ run-level events are written with the status changes they announce."""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
 from workspace.domain.events import EventType
 from workspace.domain.run import RunStatus, StepStatus
 from workspace.runtime.workspace import Workspace
+from workspace.sdk import NodeContext, NodeType
 
 CHAIN = """
 name: chain
@@ -101,3 +106,27 @@ def test_a_rerun_that_waits_resumes_on_its_own_flow(ws: Workspace) -> None:
     assert done.status == RunStatus.SUCCEEDED, done.error
     assert done.output == {"paid": 1}
     assert ws.store.runs.get(done.id).rerun_of == first.id
+
+
+class _Opaque(BaseModel):
+    pass
+
+
+class UnstorableNode(NodeType):
+    """Returns a value that cannot be stored as JSON."""
+
+    name = "test_unstorable"
+    Config: ClassVar[type[BaseModel]] = _Opaque
+
+    def execute(self, ctx: NodeContext, config: Any, input: Any) -> dict[str, Any]:
+        return {"x": object()}
+
+
+def test_an_output_that_cannot_be_stored_fails_the_run(ws: Workspace) -> None:
+    ws.registry.register(UnstorableNode)
+    h = ws.run("name: unstorable\ntrigger: manual\nsteps:\n  - {id: u, type: test_unstorable}\n")
+    assert h.status == RunStatus.FAILED
+    assert "JSON" in (h.error or {}).get("message", "")
+    events = ws.store.events.list(h.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].type == EventType.RUN_FAILED

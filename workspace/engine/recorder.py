@@ -66,10 +66,15 @@ class StepRecorder:
         with self._lock:
             held = self._held.pop(key, None)
             batch = [held.event, *events] if held else list(events)
-            if defer:
-                self._sink.defer([step], batch)
-            else:
-                self._sink.record([step], batch)
+            try:
+                if defer:
+                    self._sink.defer([step], batch)
+                else:
+                    self._sink.record([step], batch)
+            except BaseException:
+                if held is not None:  # nothing was stored: the start stays held (and flushed)
+                    self._held[key] = held
+                raise
 
     def emit(self, run_id: str, events: Sequence[Event]) -> list[Event]:
         """Other events of a run: its held starts go first, in the same transaction."""

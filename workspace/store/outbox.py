@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from workspace.domain.events import Event
 from workspace.domain.run import StepRecord
@@ -25,6 +26,9 @@ class Deferred:
     steps: Sequence[StepRecord]
     events: Sequence[Event]
     on_stored: Delivery | None
+    #: the writing store's statement parameters, prepared when deferred (None: build them
+    #: when written)
+    prepared: Any = None
 
 
 class Outbox:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import bindparam, select
@@ -63,6 +63,12 @@ _SELECT = (
     .order_by(events.c.seq)
     .limit(bindparam("b_limit"))
 )
+
+
+class _EventRow(NamedTuple):
+    event: Event
+    ts: datetime  # in UTC
+    values: dict[str, Any]  # the INSERT's values but seq
 
 
 def _json(value: Any, what: str) -> str | None:
@@ -335,7 +341,13 @@ class SqlEventLog:
         """Store ``steps`` and ``batch`` with the run's next checkpoint write (see outbox.py);
         ``on_stored`` gets the stored events once they are committed."""
         run_id = steps[0].run_id if steps else batch[0].run_id
-        self.outbox.add(run_id, Deferred(list(steps), list(batch), on_stored))
+        # serialised now, in the caller's thread: the checkpoint transaction that writes them
+        # (under the store's write lock) then only binds prepared values
+        prepared = (
+            [_step_params(self._db, step) for step in steps],
+            [self._event_row(event) for event in batch],
+        )
+        self.outbox.add(run_id, Deferred(list(steps), list(batch), on_stored, prepared))
 
     def flush(self, run_id: str | None = None) -> None:
         """Write deferred entries now (of one run, or all)."""
@@ -354,13 +366,21 @@ class SqlEventLog:
         items = self.outbox.take(run_ids)
         if not items:
             return []
+        step_rows: builtins.list[dict[str, Any]] = []
+        event_rows: builtins.list[_EventRow] = []
+        for item in items:
+            if item.prepared is None:
+                step_rows.extend(_step_params(self._db, s) for s in item.steps)
+                event_rows.extend(self._event_row(e) for e in item.events)
+            else:
+                step_rows.extend(item.prepared[0])
+                event_rows.extend(item.prepared[1])
+        # several entries (parallel branches): one seq update and one INSERT for all of them
+        for row in step_rows:
+            cur.execute(self._upsert_step, row)
+        stored = self._append_rows(cur, event_rows)
         if len(items) == 1:
-            item = items[0]
-            self._upsert_steps(cur, item.steps)
-            return [(item.on_stored, self._append(cur, item.events))]
-        # several entries (parallel branches): one statement per kind for all of them, in order
-        self._upsert_steps(cur, [s for item in items for s in item.steps])
-        stored = self._append(cur, [e for item in items for e in item.events])
+            return [(items[0].on_stored, stored)]
         out: builtins.list[tuple[Delivery | None, builtins.list[Event]]] = []
         start = 0
         for item in items:
@@ -375,43 +395,54 @@ class SqlEventLog:
             cur.execute(self._upsert_step, _step_params(db, step))
 
     def _append(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
-        if not batch:
+        return self._append_rows(cur, [self._event_row(event) for event in batch])
+
+    def _event_row(self, event: Event) -> _EventRow:
+        """An event's INSERT values but its ``seq`` (known only inside the transaction)."""
+        fields = event.__dict__
+        ts = event.ts if event.ts.tzinfo is UTC else utc(event.ts)
+        return _EventRow(
+            event,
+            ts,
+            {
+                "run_id": event.run_id,
+                "workflow": fields["workflow"],
+                "version": fields["version"],
+                "type": _EVENT_TYPES.get(fields["type"]) or EventType(fields["type"]).value,
+                "node_id": fields["node_id"],
+                "ts": self._db.time_param(ts),
+                "data": _json(fields["data"], "event data"),
+            },
+        )
+
+    def _append_rows(self, cur: Any, rows: Sequence[_EventRow]) -> builtins.list[Event]:
+        if not rows:
             return []
         counts: dict[str, int] = {}
-        for event in batch:
-            counts[event.run_id] = counts.get(event.run_id, 0) + 1
+        for row in rows:
+            run_id = row.event.run_id
+            counts[run_id] = counts.get(run_id, 0) + 1
         next_seq: dict[str, int] = {}
         for run_id, n in counts.items():
             cur.execute(self._next_seq, {"n": n, "run_id": run_id})
-            row = cur.fetchone()
-            if row is None:
+            found = cur.fetchone()
+            if found is None:
                 raise NotFoundError(
                     f"run {run_id!r} not found; cannot log its event", run_id=run_id
                 )
-            next_seq[run_id] = int(row[0]) - n + 1
+            next_seq[run_id] = int(found[0]) - n + 1
         stored: builtins.list[Event] = []
-        time_param = self._db.time_param
-        for start in range(0, len(batch), _INSERT_CHUNK):
-            chunk = batch[start : start + _INSERT_CHUNK]
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
             params: dict[str, Any] = {}
-            for i, event in enumerate(chunk):
-                run_id = event.run_id
+            for i, row in enumerate(chunk):
+                run_id = row.event.run_id
                 seq = next_seq[run_id]
                 next_seq[run_id] = seq + 1
-                ts = event.ts if event.ts.tzinfo is UTC else utc(event.ts)
-                fields = event.__dict__
-                data = _json(fields["data"], "event data")
-                stored.append(event.model_copy(update={"seq": seq, "ts": ts}))
-                params[f"run_id{i}"] = run_id
+                stored.append(row.event.model_copy(update={"seq": seq, "ts": row.ts}))
                 params[f"seq{i}"] = seq
-                params[f"workflow{i}"] = fields["workflow"]
-                params[f"version{i}"] = fields["version"]
-                params[f"type{i}"] = (
-                    _EVENT_TYPES.get(fields["type"]) or EventType(fields["type"]).value
-                )
-                params[f"node_id{i}"] = fields["node_id"]
-                params[f"ts{i}"] = time_param(ts)
-                params[f"data{i}"] = data
+                for name, value in row.values.items():
+                    params[f"{name}{i}"] = value
             cur.execute(self._insert_rows(len(chunk)), params)
         return stored
 
