@@ -142,6 +142,7 @@ class MemoryEventStream:
         self._changed = threading.Condition()
         self._runs: dict[str, deque[Event]] = {}
         self._expires: dict[str, float] = {}
+        self._next_sweep = 0.0
         self._closed = False
 
     def publish(self, events: Sequence[Event]) -> None:
@@ -173,6 +174,10 @@ class MemoryEventStream:
                 self._changed.wait(remaining)
 
     def _expire(self, now: float) -> None:
+        # a full scan at most once a second: publishing stays O(1) per event
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(1.0, self._ttl_s)
         for run_id in [r for r, t in self._expires.items() if t <= now]:
             del self._expires[run_id]
             self._runs.pop(run_id, None)

@@ -70,7 +70,8 @@ class Workspace:
         self.registry = registry or NodeRegistry.discover()
         self.sink = StoreEventSink(store.events)
         #: live path of events (Redis Streams across processes; in memory otherwise)
-        self.stream: EventStream = stream or MemoryEventStream()
+        # (in process the stream only wakes followers; the database keeps every event)
+        self.stream: EventStream = stream or MemoryEventStream(maxlen=1_000, ttl_s=600)
         self.sink.subscribe(self._publish)
         #: the task queue of the workers; None: runs are driven in this process
         self.queue = queue
@@ -226,9 +227,7 @@ class Workspace:
             thread=thread,
             parent_run_id=parent_run_id,
         )
-        run = self.store.runs.create(run)
-        self.announce(run)
-        return run
+        return self.engine.create(run)  # the run and its run_queued event, one transaction
 
     def prepare_run(
         self,
