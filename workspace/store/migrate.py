@@ -13,7 +13,10 @@ source. ``workspace/store/migrations`` is a symbolic link to it, so
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +82,27 @@ def _run(url: str | URL, action: str, revision: str) -> None:
             raise StoreError(
                 f"cannot create the folder for the SQLite database {path}: {exc}", url=str(path)
             ) from exc
+    # SQLite: a lock file next to the database serialises upgraders (threads and processes)
+    # before any connection is opened, so none meets a half-switched journal or a long DDL
+    # transaction as "database is locked".
+    with _file_lock(path):
+        _migrate(parsed, action, revision)
+
+
+@contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _migrate(parsed: URL, action: str, revision: str) -> None:
     db = Database(make_engine(parsed), url=parsed)
     try:
         # One transaction: on SQLite BEGIN IMMEDIATE, on PostgreSQL an advisory lock, so
