@@ -70,7 +70,8 @@ def worker(ctx: click.Context, threads: int | None) -> None:
 def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -> None:
     """Start the API server, workers and (when PLAIT_REDIS_URL is unset) an embedded Redis;
     Ctrl-C stops them all."""
-    from workspace.runtime.workspace import Workspace, embedded_redis
+    from workspace.runtime.connect import embedded_redis
+    from workspace.runtime.workspace import Workspace
 
     settings = _settings(ctx)
     folder = Path(settings.workspace_dir).absolute()

@@ -20,15 +20,15 @@ from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
-from workspace.domain.workflow import Version, Workflow, utcnow
+from workspace.domain.workflow import Version, Workflow
 from workspace.engine import Engine, EngineServices
-from workspace.engine.compiler import ANSWER_PREFIX
 from workspace.errors import ConflictError, ValidationError
 from workspace.expressions import Expressions
 from workspace.queue.memory import MemoryEventStream
 from workspace.queue.ports import EventStream, TaskQueue
-from workspace.queue.server import EmbeddedRedis
 from workspace.runtime.children import InlineChildRunner
+from workspace.runtime.connect import redis_channels, running_embedded_redis
+from workspace.runtime.control import RunControl
 from workspace.runtime.dispatch import Dispatcher
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
@@ -39,17 +39,7 @@ from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
 from workspace.store import MemoryStore, open_store, upgrade_database
 
-__all__ = ["RunHandle", "Workspace", "embedded_redis"]
-
-
-def embedded_redis(workspace_dir: Path) -> EmbeddedRedis:
-    """The Redis-protocol server ``plait up`` runs for a workspace folder."""
-    return EmbeddedRedis(Path(workspace_dir) / ".plait" / "redis")
-
-
-def _embedded_alive(settings: Settings) -> bool:
-    server = embedded_redis(settings.workspace_dir)
-    return server.url is not None and server.alive()
+__all__ = ["RunHandle", "Workspace"]
 
 
 log = logging.getLogger(__name__)
@@ -84,6 +74,7 @@ class Workspace:
             on_lost=self._lost,
         )
         self.dispatcher = Dispatcher(self, queue, self.leases)
+        self.control = RunControl(self)
         self.workflows = WorkflowService(store, self.registry)
         self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
@@ -139,12 +130,9 @@ class Workspace:
         store = open_store(url)
         redis_url = None if inline else (redis_url or settings.redis_url)
         if redis_url is None and not inline and "://" not in text:
-            redis_url = (
-                embedded_redis(settings.workspace_dir).url if _embedded_alive(settings) else None
-            )
+            redis_url = running_embedded_redis(settings.workspace_dir)
         if not redis_url:
             return cls(store, settings, registry)
-        from workspace.runtime.connect import redis_channels
 
         try:
             queue, stream = redis_channels(redis_url)
@@ -267,7 +255,7 @@ class Workspace:
 
     def announce(self, run: Run) -> None:
         """Emit a stored run's ``run_queued`` event."""
-        self._emit(run, EventType.RUN_QUEUED, trigger=run.trigger_id)
+        self.emit(run, EventType.RUN_QUEUED, trigger=run.trigger_id)
 
     def submit(self, run: Run) -> None:
         """Start driving a stored, queued run: by the workers, else in a thread here."""
@@ -297,7 +285,7 @@ class Workspace:
         run = self.create_run(
             slug, input, trigger=trigger, version=version, user=user, thread=thread
         )
-        if self.queue is not None and self._workers_seen():
+        if self.remote:
             self.dispatcher.submit(run)
             if wait:
                 run = self.dispatcher.wait(run.id)
@@ -329,11 +317,11 @@ class Workspace:
         return RunHandle(self.store, self.dispatcher.wait(run_id, timeout_s=timeout_s))
 
     def drive(self, run: Run, *, depth: int = 0) -> Run:
-        graph = self._graph(run)
+        graph = self.graph_of(run)
         return self.engine.start(run, graph, depth=depth)
 
     def drive_child(self, run: Run, *, depth: int) -> Run:
-        graph = self._graph(run)
+        graph = self.graph_of(run)
         if run.status == RunStatus.QUEUED:
             return self.engine.start(run, graph, depth=depth)
         return self.engine.recover(run, graph, depth=depth)
@@ -345,45 +333,13 @@ class Workspace:
     def resume_run(
         self, run_id: str, token: str, answer: Any, *, depth: int = 0, wait: bool = True
     ) -> Run:
-        """Journal the answer to the open request holding ``token``, then continue the run.
-
-        The answer is stored before anything else happens, so it is never lost: if the run is
-        busy (another answer is being processed), the engine applies it when the run next
-        waits. Repeating a call with a used token returns the run unchanged.
-        """
-        runs = self.store.runs
-        run = runs.get(run_id)
-        if runs.journal_get(run.id, f"token:{token}") is not None:
-            return run  # this token was already answered
-        requests = (run.pending or {}).get("requests", []) if not run.status.terminal else []
-        req = next((r for r in requests if r["token"] == token), None)
-        if req is None:
-            if run.status != RunStatus.WAITING:
-                raise ConflictError(
-                    f"run {run_id} is {run.status.value}, not waiting for an answer",
-                    code="not_waiting",
-                )
-            raise ValidationError(
-                "this resume token is not valid for the run's open request", code="bad_token"
-            )
-        runs.journal_put(run.id, ANSWER_PREFIX + req["key"], {"value": answer, "token": token})
-        runs.journal_put(run.id, f"token:{token}", {"value": True})
-        answered = self._emit(
-            run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer
-        )
-        if run.status != RunStatus.WAITING:
-            return runs.get(run_id)
-        if self.queue is not None and depth == 0 and self._workers_seen():
-            self.dispatcher.submit(run, "resume")
-            return self.dispatcher.wait(run.id, after=answered.seq) if wait else runs.get(run_id)
-        try:
-            return self.engine.resume(run, self._graph(run), depth=depth)
-        except ConflictError:
-            return runs.get(run_id)  # resumed by someone else at the same moment
+        """Journal the answer to the open request holding ``token``, then continue the run
+        (see ``RunControl.answer``)."""
+        return self.control.answer(run_id, token, answer, depth=depth, wait=wait)
 
     def recover(self, run_id: str) -> RunHandle:
         run = self.store.runs.get(run_id)
-        return RunHandle(self.store, self.engine.recover(run, self._graph(run)))
+        return RunHandle(self.store, self.engine.recover(run, self.graph_of(run)))
 
     def rerun(self, run_id: str, from_node: str, input: Any = None) -> RunHandle:
         """Re-run a finished run from ``from_node``, reusing upstream outputs (SPEC §4.6)."""
@@ -393,7 +349,7 @@ class Workspace:
                 f"run {run_id} is {old.status.value}; re-run needs a finished run",
                 code="not_finished",
             )
-        graph = self._graph(old)
+        graph = self.graph_of(old)
         seed = self.engine.rerun_seed(old, graph, from_node, input)
         run = self.store.runs.create(
             Run(
@@ -409,53 +365,20 @@ class Workspace:
                 thread_id=old.thread_id,
             )
         )
-        self._emit(run, EventType.RUN_QUEUED, rerun_of=old.id, from_node=from_node)
+        self.emit(run, EventType.RUN_QUEUED, rerun_of=old.id, from_node=from_node)
         return RunHandle(self.store, self.engine.start(run, graph, seed=seed))
 
     def cancel(self, run_id: str) -> RunHandle:
         """Cancel a run; the engine stops between steps. Child runs are cancelled too."""
-        run = self.store.runs.get(run_id)
-        if not run.status.terminal:
-            if run.status == RunStatus.RUNNING:  # seen by this process's driver at its next step
-                self.engine.services.stop_requests[run_id] = RunStatus.CANCELLED
-            run = self.store.runs.transition(
-                run_id, RunStatus.CANCELLED, finished_at=utcnow(), pending=None
-            )
-            self._emit(run, EventType.RUN_CANCELLED)
-        for child in self.store.runs.list(parent_run_id=run_id):
-            if not child.status.terminal:
-                self.cancel(child.id)
-        return RunHandle(self.store, run)
+        return RunHandle(self.store, self.control.cancel(run_id))
 
     def pause(self, run_id: str) -> RunHandle:
         """Pause a queued or running run between nodes (``unpause`` continues it)."""
-        run = self.store.runs.get(run_id)
-        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            raise ConflictError(
-                f"run {run_id} is {run.status.value}; only queued or running runs can be paused",
-                code="not_pausable",
-            )
-        if run.status == RunStatus.RUNNING:
-            self.engine.services.stop_requests[run_id] = RunStatus.PAUSED
-        run = self.store.runs.transition(run_id, RunStatus.PAUSED)
-        self._emit(run, EventType.RUN_PAUSED)
-        return RunHandle(self.store, run)
+        return RunHandle(self.store, self.control.pause(run_id))
 
     def unpause(self, run_id: str, *, wait: bool = False) -> RunHandle:
         """Continue a paused run from its last checkpoint (by the workers when there are)."""
-        run = self.store.runs.get(run_id)
-        if run.status != RunStatus.PAUSED:
-            raise ConflictError(
-                f"run {run_id} is {run.status.value}, not paused", code="not_paused"
-            )
-        if self.queue is None or not self._workers_seen():
-            return RunHandle(self.store, self.engine.recover(run, self._graph(run)))
-        # hand it to the queue first: if the task is lost, the sweeper finds the lapsed lease
-        leases = self.store.leases
-        leases.requeue(leases.get(run_id), self.settings.runtime.queued_grace_s)
-        run = self.store.runs.transition(run_id, RunStatus.RUNNING)
-        self.dispatcher.submit(run, "recover")
-        return RunHandle(self.store, self.dispatcher.wait(run_id) if wait else run)
+        return RunHandle(self.store, self.control.unpause(run_id, wait=wait))
 
     def get_run(self, run_id: str) -> RunHandle:
         return RunHandle(self.store, self.store.runs.get(run_id))
@@ -473,8 +396,6 @@ class Workspace:
     def graph_of(self, run: Run) -> WorkflowGraph:
         """The graph of the version the run is pinned to."""
         return self.version(run.workflow_id, run.version_number).graph
-
-    _graph = graph_of
 
     @property
     def remote(self) -> bool:
@@ -512,7 +433,7 @@ class Workspace:
                 return node.id
         raise ValidationError(f"workflow {slug!r} has no trigger", code="no_trigger")
 
-    def _emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
+    def emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         # through the engine's recorder, so a run's held node starts are stored first
         event = Event(
             run_id=run.id,
