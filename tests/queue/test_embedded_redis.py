@@ -115,9 +115,24 @@ def test_a_dead_server_is_replaced(server_dir: Path) -> None:
     os.kill(pid, signal.SIGKILL)
     assert not server.alive()
     new_url = EmbeddedRedis(server_dir).ensure()
-    assert new_url != url
+    assert new_url == url  # same port and password: clients holding the URL reconnect
     assert server.pid not in (None, pid)
     assert EmbeddedRedis(server_dir).alive()
+
+
+def test_a_replacement_takes_a_new_port_when_the_old_one_is_taken(server_dir: Path) -> None:
+    server = EmbeddedRedis(server_dir)
+    url = server.ensure()
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    server.stop()
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        new_url = EmbeddedRedis(server_dir, start_timeout_s=5).ensure()
+    assert f":{port}/" not in new_url
+    assert EmbeddedRedis(server_dir).alive()
+    EmbeddedRedis(server_dir).stop()
 
 
 def test_a_stale_pidfile_and_url_are_replaced(server_dir: Path) -> None:

@@ -1,9 +1,11 @@
 """A real Plait service for integration tests: ``plait api`` and ``plait worker`` subprocesses
-on a real Redis (a dedicated database, flushed first) and a workspace folder (SQLite), or
-PostgreSQL when the test asks for it."""
+on a real Redis (a dedicated database, flushed first), with the workspace's database on SQLite
+(a folder) and on PostgreSQL (a temporary database): the ``service`` fixture runs each test on
+both."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -22,6 +24,13 @@ import redis
 from workspace.domain.access import Role, User, new_api_key
 from workspace.queue.testing import redis_required, redis_unavailable_reason
 from workspace.runtime.workspace import Workspace
+from workspace.settings import Settings
+from workspace.store import upgrade_database
+from workspace.store.testing import (
+    postgres_required,
+    postgres_unavailable_reason,
+    temporary_postgres_database,
+)
 
 REDIS_URL = os.environ.get("PLAIT_TEST_SERVICE_REDIS_URL", "redis://127.0.0.1:6379/12")
 
@@ -38,6 +47,7 @@ class Service:
     env: dict[str, str]
     port: int
     key: str
+    database_url: str | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[IO[bytes]] = field(default_factory=list)
 
@@ -61,8 +71,12 @@ class Service:
     def worker(self, name: str) -> subprocess.Popen[bytes]:
         return self.spawn(name, "worker", "--threads", "4")
 
-    def open(self) -> Workspace:
-        return Workspace.open(self.folder, redis_url=self.env["PLAIT_REDIS_URL"])
+    def open(self, *, inline: bool = False) -> Workspace:
+        target = self.database_url or self.folder
+        settings = Settings(workspace_dir=self.folder)
+        if inline:
+            return Workspace.open(target, settings=settings, inline=True)
+        return Workspace.open(target, settings=settings, redis_url=self.env["PLAIT_REDIS_URL"])
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -111,32 +125,61 @@ class Service:
             log.close()
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    reason = redis_unavailable_reason(REDIS_URL)
+def _require_redis(url: str) -> None:
+    reason = redis_unavailable_reason(url)
     if reason:
         if redis_required():
             pytest.fail(reason)
         pytest.skip(reason)
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    folder = tmp_path / "ws"
-    env = {
+
+
+@contextlib.contextmanager
+def running_service(
+    folder: Path, redis_url: str, database_url: str | None = None, **env: str
+) -> Iterator[Service]:
+    """``plait api`` on a new workspace (SQLite in ``folder``, or ``database_url`` migrated
+    here) with an admin key; workers are started by the test (``Service.worker``)."""
+    environ = {
         **os.environ,
         "PLAIT_WORKSPACE_DIR": str(folder),
-        "PLAIT_REDIS_URL": REDIS_URL,
+        "PLAIT_REDIS_URL": redis_url,
         "PLAIT_RUNTIME__LEASE_TTL_S": "2",
         "PLAIT_RUNTIME__HEARTBEAT_S": "0.5",
         "PLAIT_RUNTIME__SWEEP_INTERVAL_S": "0.5",
+        **env,
     }
-    env.pop("PLAIT_DATABASE_URL", None)
-    with Workspace.open(folder, inline=True) as ws:
+    environ.pop("PLAIT_DATABASE_URL", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    if database_url:
+        upgrade_database(database_url)
+        environ["PLAIT_DATABASE_URL"] = database_url
+    svc = Service(folder, environ, _free_port(), "", database_url=database_url)
+    with svc.open(inline=True) as ws:
         admin = ws.store.access.create_user(User(name="admin", role=Role.ADMIN))
-        key, secret = new_api_key(admin.id)
+        key, svc.key = new_api_key(admin.id)
         ws.store.access.add_key(key)
-    svc = Service(folder, env, _free_port(), secret)
     try:
         svc.spawn("api", "api", "--port", str(svc.port))
         yield svc
     finally:
         svc.stop()
-        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    """The service on a real Redis (a dedicated database, flushed) and on SQLite or PostgreSQL."""
+    _require_redis(REDIS_URL)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgres":
+            reason = postgres_unavailable_reason()
+            if reason:
+                if postgres_required():
+                    pytest.fail(reason)
+                pytest.skip(reason)
+            database_url = stack.enter_context(temporary_postgres_database(prefix="plait_svc"))
+        try:
+            yield stack.enter_context(running_service(tmp_path / "ws", REDIS_URL, database_url))
+        finally:
+            redis.Redis.from_url(REDIS_URL).flushdb()

@@ -110,7 +110,11 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
             sup.check()
             if embedded is not None and not embedded.alive():
                 click.echo("embedded Redis is not answering; restarting it")
-                embedded.ensure()
+                url = embedded.ensure()  # same address when it can: children reconnect
+                if url != redis_url:
+                    click.echo("embedded Redis is on a new address; restarting api and workers")
+                    redis_url = env["PLAIT_REDIS_URL"] = url
+                    sup.restart_all(env)
     finally:
         click.echo("stopping ...")
         sup.stop()

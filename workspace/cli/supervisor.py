@@ -67,10 +67,20 @@ class Supervisor:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         self._stopping = True
+        self._terminate(self.children, timeout_s)
+
+    def restart_all(self, env: dict[str, str], timeout_s: float = 15.0) -> None:
+        """Stop every child and start it again with ``env`` (e.g. a new Redis URL)."""
+        self._terminate(self.children, timeout_s)
         for child in self.children:
+            child.env = env
+            self._start(child)
+
+    def _terminate(self, children: list[Child], timeout_s: float) -> None:
+        for child in children:
             _signal(child, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        for child in self.children:
+        for child in children:
             proc = child.proc
             if proc is None:
                 continue
@@ -78,7 +88,7 @@ class Supervisor:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in time; killing it", child.name)
-        for child in self.children:
+        for child in children:
             _signal(child, signal.SIGKILL)  # the group: anything the child left behind
             if child.proc is not None and child.proc.poll() is None:
                 child.proc.wait(timeout=5)

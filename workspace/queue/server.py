@@ -4,7 +4,9 @@ One server per workspace, shared by every process of it, living in ``dir`` (for 
 ``<workspace>/.plait/redis/``)::
 
     lock           flock held while a process checks, starts or stops the server
-    valkey.conf    the server's configuration (0600: it holds the password)
+    valkey.conf    the server's configuration (0600: it holds the password); a restarted
+                   server takes the same port and password again when it can, so every
+                   process keeps its URL
     redis.url      redis://:<password>@127.0.0.1:<port>/0, written once the server answers PING
     redis.pid      written by the server
     redis.log      the server's log
@@ -130,9 +132,15 @@ class EmbeddedRedis:
         binary = valkey_server_binary()
         (self.dir / "data").mkdir(exist_ok=True, mode=0o700)
         attempts = 1 if self.port else _START_ATTEMPTS
+        previous = self._previous_identity()
         for attempt in range(1, attempts + 1):
-            port = self.port or _free_port()
-            password = secrets.token_urlsafe(24)
+            if previous is not None and attempt == 1:
+                # the same address and password as before: clients configured with the old URL
+                # (workers, the API) reconnect by themselves after a restart
+                port, password = previous
+            else:
+                port = self.port or _free_port()
+                password = secrets.token_urlsafe(24)
             url = f"redis://:{password}@127.0.0.1:{port}/0"
             conf = self._write_conf(port, password)
             log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
@@ -151,6 +159,24 @@ class EmbeddedRedis:
                 )
             # Exited early: most likely the port was taken between choosing and binding it.
         raise AssertionError("unreachable")
+
+    def _previous_identity(self) -> tuple[int, str] | None:
+        """Port and password of the last server started here (from ``valkey.conf``), if the
+        port is still ours to take (the given one, or any when none was given)."""
+        port: int | None = None
+        password: str | None = None
+        for line in (_read(self.dir / "valkey.conf") or "").splitlines():
+            key, _, value = line.partition(" ")
+            try:
+                if key == "port":
+                    port = int(value)
+                elif key == "requirepass":
+                    password = json.loads(value)
+            except ValueError:
+                return None
+        if port is None or not password or (self.port is not None and port != self.port):
+            return None
+        return port, password
 
     def _write_conf(self, port: int, password: str) -> Path:
         def q(value: object) -> str:
