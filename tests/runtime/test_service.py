@@ -167,3 +167,58 @@ def test_an_accepted_webhook_survives_a_queue_outage(service: Service) -> None:
         service.worker("late")
         run = _wait_status(api, run_id, {"succeeded", "failed"}, timeout_s=60)
         assert run["status"] == "succeeded"
+
+
+def test_event_subscriptions_over_real_http_are_authorized(service: Service) -> None:
+    """SSE and WebSocket subscriptions of a run: no key → refused, another member's key → not
+    found (like the REST resource), the owner's key → the events, live to the final one."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from workspace.domain.access import Role, User, new_api_key
+
+    with service.open(inline=True) as ws:
+        mallory = ws.store.access.create_user(User(name="mallory", role=Role.MEMBER))
+        key, other = new_api_key(mallory.id)
+        ws.store.access.add_key(key)
+    service.worker("w1")
+    service.wait_ready(workers=1)
+    with service.client() as api:
+        assert api.post("/api/v1/workflows", json={"dsl": SLOW, "publish": True}).status_code == 201
+        run_id = httpx.post(
+            f"{service.url}/hooks/slow-chain/trigger_webhook", json={"k": 5}
+        ).json()["run_id"]
+    path = f"/api/v1/runs/{run_id}/events"
+    sse = {"Accept": "text/event-stream"}
+    assert httpx.get(service.url + path, headers=sse).status_code == 401
+    bad = httpx.get(service.url + path, headers={**sse, "Authorization": "Bearer plait_nope"})
+    assert bad.status_code == 401
+    theirs = httpx.get(service.url + path, headers={**sse, "Authorization": f"Bearer {other}"})
+    assert theirs.status_code == 404
+    assert theirs.headers["content-type"].startswith("application/problem+json")
+
+    ws_url = f"ws://127.0.0.1:{service.port}{path}/ws"
+
+    def refused(first_message: str) -> tuple[dict[str, Any], int | None]:
+        with connect(ws_url, open_timeout=10) as sock:
+            sock.send(first_message)
+            reply = json.loads(sock.recv(timeout=10))
+            with pytest.raises(ConnectionClosed) as closed:
+                sock.recv(timeout=10)
+        return reply, closed.value.rcvd.code if closed.value.rcvd else None
+
+    reply, code = refused("not json")
+    assert (reply["error"], code) == ("unauthorized", 4401)
+    reply, code = refused(json.dumps({"token": other}))
+    assert (reply["error"], code) == ("run_not_found", 4404)
+
+    with connect(ws_url, open_timeout=10) as sock:
+        sock.send(json.dumps({"token": service.key}))
+        got = []
+        try:
+            while True:
+                got.append(json.loads(sock.recv(timeout=60)))
+        except ConnectionClosed:
+            pass
+    assert [e["seq"] for e in got] == list(range(1, len(got) + 1))
+    assert got[-1]["type"] == "run_succeeded" and got[-1]["data"]["output"] == {"done": 5}
