@@ -11,6 +11,8 @@ purpose::
     ├── ConflictError               a state change that is not allowed now ("conflict")
     │   └── InvalidTransition       a run status transition outside the state machine
     ├── StoreError                  the database (or Redis) failed underneath us ("store_error")
+    ├── UpstreamError               a service Plait called (an LLM provider, ...) refused or
+    │                               failed ("upstream_error"; ``status`` when it answered)
     ├── AccessDenied                no or bad credentials ("unauthorized"), or not yours
     │                               ("forbidden"); also bad webhook signatures
     └── NodeError                   a node failed while running ("node_failed")
@@ -42,6 +44,7 @@ __all__ = [
     "SandboxError",
     "SecurityError",
     "StoreError",
+    "UpstreamError",
     "ValidationError",
 ]
 
@@ -129,6 +132,10 @@ class InvalidTransition(ConflictError):
 
 class StoreError(PlaitError):
     code = "store_error"
+
+
+class UpstreamError(PlaitError):
+    code = "upstream_error"
 
 
 class AccessDenied(PlaitError):

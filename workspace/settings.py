@@ -64,6 +64,25 @@ class RuntimeSettings(BaseModel):
     )
 
 
+class SecretsSettings(BaseModel):
+    """The key that encrypts stored credentials (SPEC §9)."""
+
+    key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (primary). Unset: the workspace key file is used, created on "
+        "first need. Every process of a workspace needs the same key.",
+    )
+    old_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Previous keys, still accepted for decryption while `plait credentials "
+        "rotate-key` re-encrypts with the primary one.",
+    )
+    key_file: Path | None = Field(
+        default=None, description="Key file (default <workspace_dir>/.plait/secret.key)."
+    )
+    test_timeout_s: float = Field(default=10.0, gt=0, description="Credential test timeout.")
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8321, ge=0, le=65535)
@@ -87,6 +106,10 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+
+    def secret_key_file(self) -> Path:
+        return self.secrets.key_file or self.workspace_dir / ".plait" / "secret.key"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

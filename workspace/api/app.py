@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from workspace.api import access, health, hooks, problems, runs, workflows
+from workspace.api import access, credentials, health, hooks, problems, runs, workflows
 from workspace.api.deps import current_user
 from workspace.runtime.workspace import Workspace
 
@@ -30,6 +30,7 @@ def create_app(ws: Workspace) -> FastAPI:
     api.include_router(workflows.router)
     api.include_router(runs.router)
     api.include_router(access.router)
+    api.include_router(credentials.router)
     app.include_router(api)
     # the WebSocket authenticates itself (browsers cannot send headers on a WebSocket)
     app.add_api_websocket_route(f"{API_PREFIX}/runs/{{run_id}}/events/ws", runs.events_ws)

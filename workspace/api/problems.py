@@ -19,6 +19,7 @@ from workspace.errors import (
     NotFoundError,
     PlaitError,
     StoreError,
+    UpstreamError,
     ValidationError,
 )
 
@@ -30,6 +31,7 @@ _STATUS: list[tuple[type[PlaitError], int]] = [
     (NotFoundError, 404),
     (ConflictError, 409),
     (StoreError, 503),
+    (UpstreamError, 502),
     (ConfigurationError, 500),
 ]
 _CODE_STATUS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workspace.cli import mockllm, runs, server, workflows  # noqa: F401  (registers the commands)
+from workspace.cli import credentials, mockllm, runs, server, workflows  # noqa: F401  (registers the commands)
 from workspace.cli.app import cli
 
 

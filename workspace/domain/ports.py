@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from workspace.domain.access import ApiKey, User
+from workspace.domain.credentials import Credential
 from workspace.domain.events import Event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.operations import Lease, WorkerInfo
@@ -316,6 +317,47 @@ class DeliveryRepository(Protocol):
         ...
 
 
+class CredentialRepository(Protocol):
+    """Credentials (secrets only as ciphertext) and the fingerprint of the workspace's key."""
+
+    def create(self, credential: Credential) -> Credential:
+        """Insert; ConflictError(code="credential_exists") if the name is taken."""
+        ...
+
+    def get(self, name: str) -> Credential:
+        """By name; NotFoundError(code="credential_not_found")."""
+        ...
+
+    def find(self, name: str) -> Credential | None: ...
+
+    def list(self, *, owner: str | None = None) -> builtins.list[Credential]:
+        """Ordered by name; ``owner`` filters."""
+        ...
+
+    def update(self, credential: Credential) -> Credential:
+        """Replace the record with ``credential.id`` (its name may change: ConflictError if
+        taken); ``updated_at`` is set now. NotFoundError if it is gone."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """NotFoundError if absent."""
+        ...
+
+    def key_fingerprint(self) -> str | None:
+        """The fingerprint of the key the workspace's secrets are encrypted with (None: no
+        secret was ever stored)."""
+        ...
+
+    def claim_key_fingerprint(self, fingerprint: str) -> str:
+        """Record ``fingerprint`` unless one is recorded; returns the recorded one."""
+        ...
+
+    def reencrypt(self, rotate: Callable[[str], str], fingerprint: str) -> int:
+        """Pass every ciphertext through ``rotate`` and record ``fingerprint`` as the
+        workspace's key, all in one transaction (all or nothing); returns how many."""
+        ...
+
+
 class Store(Protocol):
     @property
     def workflows(self) -> WorkflowRepository: ...
@@ -337,6 +379,9 @@ class Store(Protocol):
 
     @property
     def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
 
     def checkpointer(self) -> Any:
         """A LangGraph ``BaseCheckpointSaver`` on the same database."""

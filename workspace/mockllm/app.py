@@ -62,7 +62,7 @@ class _Api:
         self.key_of = key_of
         self.error_body = error_body
 
-    def _error(
+    def error(
         self, status: int, message: str, headers: dict[str, str] | None = None
     ) -> JSONResponse:
         return JSONResponse(
@@ -98,21 +98,21 @@ class _Api:
 
         if not isinstance(body, dict):
             record("", None, 400)
-            return self._error(400, "the request body must be a JSON object")
+            return self.error(400, "the request body must be a JSON object")
         expected = self.responder.script.api_key
         if expected is not None and key != expected:
             record(str(body.get("model") or ""), None, 401)
-            return self._error(401, "invalid API key (scripted mock LLM)")
+            return self.error(401, "invalid API key (scripted mock LLM)")
         try:
             turn = self.parse(body)
         except ValueError as exc:
             record(str(body.get("model") or ""), None, 400)
-            return self._error(400, str(exc))
+            return self.error(400, str(exc))
         found = self.responder.answer(turn)
         if found is None:
             record(turn.model, None, 400)
             latest = turn.latest.text if turn.latest else ""
-            return self._error(
+            return self.error(
                 400,
                 "scripted mock LLM: no rule of the script matches the latest "
                 f"{turn.latest.role if turn.latest else 'user'} message {latest[:200]!r}",
@@ -123,7 +123,7 @@ class _Api:
             headers = {}
             if answer.retry_after is not None:
                 headers["retry-after"] = f"{answer.retry_after:g}"
-            return self._error(answer.status, answer.message, headers)
+            return self.error(answer.status, answer.message, headers)
         record(turn.model, index, 200)
         if answer.delay_ms:
             await asyncio.sleep(answer.delay_ms / 1000)
@@ -174,7 +174,16 @@ def create_mock_app(script: Script | Responder) -> FastAPI:
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
         names = list(responder.script.models)
-        if "anthropic-version" in request.headers:
+        api = anthropic if "anthropic-version" in request.headers else openai
+        key = api.key_of(request)
+        expected = responder.script.api_key
+        status = 401 if expected is not None and key != expected else 200
+        responder.record(
+            Recorded(api.provider, request.url.path, "", None, None, status, key_fingerprint(key))
+        )
+        if status == 401:
+            return api.error(401, "invalid API key (scripted mock LLM)")
+        if api is anthropic:
             return JSONResponse(anthropic_wire.models_list(names), headers=MARK)
         return JSONResponse(openai_wire.models_list(names), headers=MARK)
 

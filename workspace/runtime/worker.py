@@ -25,6 +25,7 @@ def serve_worker(ws: Workspace, stop: threading.Event, *, threads: int | None = 
             "a worker needs Redis: set PLAIT_REDIS_URL or start it with `plait up`",
             code="no_task_queue",
         )
+    ws.credentials.check_key()  # a worker that cannot decrypt the workspace's secrets refuses
     rt = ws.settings.runtime
     sweeper = Sweeper(
         ws.store,

@@ -29,6 +29,7 @@ from workspace.queue.ports import EventStream, TaskQueue
 from workspace.runtime.children import InlineChildRunner
 from workspace.runtime.connect import redis_channels, running_embedded_redis
 from workspace.runtime.control import RunControl
+from workspace.runtime.credentials import CredentialService, settings_keyring
 from workspace.runtime.dispatch import Dispatcher
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
@@ -76,6 +77,11 @@ class Workspace:
         self.dispatcher = Dispatcher(self, queue, self.leases)
         self.control = RunControl(self)
         self.workflows = WorkflowService(store, self.registry)
+        self.credentials = CredentialService(
+            store.credentials,
+            settings_keyring(settings),
+            test_timeout_s=settings.secrets.test_timeout_s,
+        )
         self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
             registry=self.registry,

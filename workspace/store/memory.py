@@ -20,6 +20,7 @@ from workspace.domain.workflow import Draft, Version, Workflow, utcnow
 from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import json_value, normalize_event, normalize_run, normalize_step, utc
 from workspace.store._codec import run_changes as _run_changes
+from workspace.store.memory_credentials import MemoryCredentialRepository
 from workspace.store.memory_ops import (
     MemoryAccessRepository,
     MemoryDeliveryRepository,
@@ -394,6 +395,7 @@ class MemoryStore:
         self.leases = MemoryLeaseRepository(data)
         self.workers = MemoryWorkerRegistry(data)
         self.deliveries = MemoryDeliveryRepository(data)
+        self.credentials = MemoryCredentialRepository()
         self._saver: Any = None
         self._saver_lock = threading.Lock()
 

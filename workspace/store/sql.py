@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL
 from workspace.store.engine import Database, make_engine, parse_url
 from workspace.store.migrate import check_schema
 from workspace.store.sql_access import SqlAccessRepository
+from workspace.store.sql_credentials import SqlCredentialRepository
 from workspace.store.sql_deliveries import SqlDeliveryRepository
 from workspace.store.sql_events import SqlEventLog
 from workspace.store.sql_leases import SqlLeaseRepository, SqlWorkerRegistry
@@ -36,6 +37,7 @@ class SqlStore:
         self.leases = SqlLeaseRepository(db)
         self.workers = SqlWorkerRegistry(db)
         self.deliveries = SqlDeliveryRepository(db, self.runs)
+        self.credentials = SqlCredentialRepository(db)
         self._saver: SqlCheckpointSaver | None = None
         self._lock = threading.Lock()
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -44,6 +45,7 @@ __all__ = [
     "checkpoint_blobs",
     "checkpoint_writes",
     "checkpoints",
+    "credentials",
     "deliveries",
     "drafts",
     "events",
@@ -55,6 +57,7 @@ __all__ = [
     "versions",
     "workers",
     "workflows",
+    "workspace_meta",
 ]
 
 
@@ -282,6 +285,34 @@ deliveries = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("workflow_id", "trigger_id", "key"),
     Index("ix_deliveries_expires_at", "expires_at"),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", Key, primary_key=True),
+    Column("name", Key, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("base_url", Text, nullable=True),
+    Column("params", Json, nullable=False),
+    Column("owner", Key, nullable=True),
+    Column("demo", Boolean, nullable=False, default=False),
+    #: the secret, Fernet-encrypted (workspace.vault); never the plaintext
+    Column("ciphertext", Text, nullable=False),
+    Column("hint", Text, nullable=False),
+    Column("key_fingerprint", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name"),
+    Index("ix_credentials_owner", "owner"),
+)
+
+#: small facts about the workspace itself (e.g. the fingerprint of its secret key)
+workspace_meta = Table(
+    "workspace_meta",
+    metadata,
+    Column("key", Key, primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 # --- LangGraph checkpoints (workspace.store.checkpointer) -------------------------------------
