@@ -59,8 +59,8 @@ class RuntimeSettings(BaseModel):
     webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="Webhook tokens / HMAC secrets by the name a trigger's `secret` gives "
-        '(JSON: PLAIT_RUNTIME__WEBHOOK_SECRETS=\'{"name": "value"}\'). Encrypted credentials '
-        "replace this when the credential store lands.",
+        '(JSON: PLAIT_RUNTIME__WEBHOOK_SECRETS=\'{"name": "value"}\'), used when no '
+        "credential of that name is usable by the workflow's owner (`plait credentials`).",
     )
 
 

@@ -221,6 +221,33 @@ def test_a_secret_the_server_does_not_have_is_refused(
     assert runs_of(ws, "nosecret") == [] and runs_of(ws, "notoken") == []
 
 
+def test_hmac_with_a_stored_credential_of_the_owner(
+    client: TestClient, ws: Workspace, callers: Callers, owner: dict[str, str]
+) -> None:
+    """The trigger's `secret` names a credential: the workflow owner's own (or an unowned,
+    workspace-wide one) signs; another member's credential of that name is not usable."""
+    alice, bob = callers.alice.user.id, callers.bob.user.id
+    ws.credentials.create("alice-hmac", "token", "alice-signing-secret", owner=alice)
+    ws.credentials.create("shared-hmac", "token", "workspace-signing-secret")
+    ws.credentials.create("bob-hmac", "token", "bob-signing-secret", owner=bob)
+    for slug, name in [("own", "alice-hmac"), ("shared", "shared-hmac"), ("theirs", "bob-hmac")]:
+        save(client, owner, hook_dsl(slug, {"auth": "hmac", "secret": name}))
+    body = b'{"event": "paid"}'
+    ok = client.post(
+        hook_url("own"), content=body, headers=signed(body, secret="alice-signing-secret")
+    )
+    assert ok.status_code == 202, ok.text
+    wrong = client.post(hook_url("own"), content=body, headers=signed(body, secret="guess"))
+    assert_problem(wrong, 401, "bad_signature")
+    shared = signed(body, secret="workspace-signing-secret")
+    assert client.post(hook_url("shared"), content=body, headers=shared).status_code == 202
+    stolen = signed(body, secret="bob-signing-secret")
+    assert_problem(
+        client.post(hook_url("theirs"), content=body, headers=stolen), 401, "secret_missing"
+    )
+    assert runs_of(ws, "theirs") == []
+
+
 # -- dedupe ------------------------------------------------------------------------------------
 
 

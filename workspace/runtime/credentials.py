@@ -18,7 +18,7 @@ import httpx
 
 from workspace.domain.credentials import Credential, CredentialKind, secret_hint
 from workspace.domain.ports import CredentialRepository
-from workspace.errors import ConfigurationError, UpstreamError, ValidationError
+from workspace.errors import ConfigurationError, NotFoundError, UpstreamError, ValidationError
 from workspace.settings import Settings
 from workspace.vault import KeyRing, Vault
 
@@ -176,8 +176,17 @@ class CredentialService:
         return self.repo.list(owner=owner)
 
     def reveal(self, name: str) -> tuple[Credential, str]:
-        """The credential and its decrypted secret (for the node that uses it; never log it)."""
+        """The credential and its decrypted secret (never log it)."""
         cred = self.repo.get(name)
+        return cred, self.vault().decrypt(cred.ciphertext, name=f"credential {name!r}")
+
+    def reveal_for(self, name: str, owner: str | None) -> tuple[Credential, str]:
+        """Like :meth:`reveal`, for a workflow of ``owner``: only a credential without an
+        owner (workspace-wide, made from the CLI) or one of its own; any other is "not
+        found"."""
+        cred = self.repo.get(name)
+        if cred.owner is not None and cred.owner != owner:
+            raise NotFoundError(f"credential {name!r} not found", code="credential_not_found")
         return cred, self.vault().decrypt(cred.ciphertext, name=f"credential {name!r}")
 
     # -- provider checks -------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class WebhookReceiver:
                 f"{rt.webhook_max_body_bytes}",
                 code="payload_too_large",
             )
-        self._authenticate(config, request)
+        self._authenticate(config, request, wf.owner)
         payload = _payload(request)
         key = self._dedupe_key(config, request)
         run = ws.prepare_run(
@@ -119,9 +119,15 @@ class WebhookReceiver:
                 f"the webhook trigger is misconfigured: {exc}", code="trigger_misconfigured"
             ) from None
 
-    def _secret(self, name: str | None) -> bytes:
-        secrets = self.ws.settings.runtime.webhook_secrets
-        value = secrets.get(name or "")
+    def _secret(self, name: str | None, owner: str | None) -> bytes:
+        """The token / HMAC secret a trigger names: a credential its workflow's owner may use,
+        else one from the server's settings (``PLAIT_RUNTIME__WEBHOOK_SECRETS``)."""
+        if name:
+            try:
+                return self.ws.credentials.reveal_for(name, owner)[1].encode()
+            except NotFoundError:
+                pass
+        value = self.ws.settings.runtime.webhook_secrets.get(name or "")
         if value is None:
             # the workflow names a secret this server does not have: refuse, never accept
             raise AccessDenied(
@@ -130,7 +136,9 @@ class WebhookReceiver:
             )
         return value.get_secret_value().encode()
 
-    def _authenticate(self, config: BaseModel, request: WebhookRequest) -> None:
+    def _authenticate(
+        self, config: BaseModel, request: WebhookRequest, owner: str | None
+    ) -> None:
         auth = getattr(config, "auth", "none")
         if auth == "none":
             return
@@ -138,7 +146,7 @@ class WebhookReceiver:
         given = request.headers.get(header)
         if not given:
             raise AccessDenied(f"missing {header} header", code="unauthorized")
-        secret = self._secret(getattr(config, "secret", None))
+        secret = self._secret(getattr(config, "secret", None), owner)
         if auth == "header":
             if not hmac.compare_digest(given.encode(), secret):
                 raise AccessDenied("invalid webhook token", code="unauthorized")
