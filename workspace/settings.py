@@ -8,7 +8,7 @@ Nothing here runs at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +83,17 @@ class SecretsSettings(BaseModel):
     test_timeout_s: float = Field(default=10.0, gt=0, description="Credential test timeout.")
 
 
+class AISettings(BaseModel):
+    """LLM providers: the model catalog's overrides (prices, windows, capabilities)."""
+
+    models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Catalog entries by model name, e.g. {"llama3.2": {"provider": "openai", '
+        '"input_per_mtok": 0, "output_per_mtok": 0, "capabilities": ["tools"]}}; a known '
+        "model keeps the fields an entry does not set.",
+    )
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8321, ge=0, le=65535)
@@ -107,6 +118,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    ai: AISettings = Field(default_factory=AISettings)
 
     def secret_key_file(self) -> Path:
         return self.secrets.key_file or self.workspace_dir / ".plait" / "secret.key"

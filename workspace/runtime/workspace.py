@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workspace import dsl
+from workspace.ai import ModelCatalog
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
@@ -35,6 +36,7 @@ from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
+from workspace.runtime.models import ModelService
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
@@ -81,6 +83,9 @@ class Workspace:
             store.credentials,
             settings_keyring(settings),
             test_timeout_s=settings.secrets.test_timeout_s,
+        )
+        self.models = ModelService(
+            self.credentials, ModelCatalog().with_overrides(settings.ai.models)
         )
         self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
