@@ -4,6 +4,7 @@ returns into run status transitions and events. Status changes go through the ru
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import OrderedDict
 from datetime import datetime
@@ -29,6 +30,8 @@ from workspace.engine.state import finished_view
 from workspace.engine.topology import Topology, build_topology
 from workspace.errors import ConflictError, InvalidTransition, NotFoundError
 from workspace.sdk.signals import RunCancelled, RunPaused
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -243,17 +246,31 @@ class Engine:
             return runs.get(rc.run.id)  # cancelled while its last step ran: cancel wins
 
     def _fail(self, rc: RunContext, error: dict[str, Any]) -> Run:
+        hook = self.services.failure_hook
+        created: list[tuple[Run, Event]] = []
+        if hook is not None:
+            try:
+                created = hook.runs_for(rc.run, error)
+            except Exception:  # the failure itself must be stored all the same
+                log.exception("failure hook of run %s failed; no runs started", rc.run.id)
         try:
-            return rc.finish(
+            run = rc.finish(
                 RunStatus.FAILED,
                 EventType.RUN_FAILED,
                 {"error": error, "node_id_failed": error.get("node_id")},
+                created=created,
                 error=error,
                 finished_at=utcnow(),
                 pending=None,
             )
         except InvalidTransition:
             return self.services.runs.get(rc.run.id)  # already final (cancelled meanwhile)
+        if hook is not None and created:
+            try:
+                hook.stored([r for r, _ in created])
+            except Exception:  # they are stored and queued: the sweeper hands them over
+                log.exception("could not start the runs of run %s's failure", rc.run.id)
+        return run
 
     def _wait(self, rc: RunContext, interrupts: list[Any], graph: WorkflowGraph) -> Run:
         runs = self.services.runs

@@ -30,6 +30,7 @@ from workspace.runtime.children import InlineChildRunner
 from workspace.runtime.connect import redis_channels, running_embedded_redis
 from workspace.runtime.control import RunControl
 from workspace.runtime.dispatch import Dispatcher
+from workspace.runtime.error_triggers import ErrorTriggers
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
@@ -94,6 +95,7 @@ class Workspace:
         # with workers, long waits and retry backoffs park the run instead of holding a thread
         services.suspend_after_s = rt.suspend_after_s if queue is not None else None
         self.timers = Timers(self)
+        services.failure_hook = ErrorTriggers(self)  # a failed run starts its watchers
         self.engine = Engine(
             services, store.checkpointer(), cache_size=settings.engine.graph_cache_size
         )
