@@ -5,9 +5,7 @@ bodies. Knows nothing about LangGraph.
 
 from __future__ import annotations
 
-import contextvars
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +19,8 @@ from workspace.domain.graph import Node, RetryPolicy
 from workspace.domain.run import StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.context import EngineNodeContext, build_scope
-from workspace.engine.services import ABANDONED, RunContext
+from workspace.engine.limits import call_with_timeout
+from workspace.engine.services import RunContext
 from workspace.errors import NodeError, NodeTimeout, PlaitError
 from workspace.sdk.context import LoopInfo
 from workspace.sdk.node import NodeResult, NodeType
@@ -92,37 +91,6 @@ def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
     code = getattr(exc, "code", None)
     names = {type(c).__name__ for c in [exc]} | {c.__name__ for c in type(exc).__mro__}
     return any(r == code or r in names for r in policy.retry_on)
-
-
-def _call_with_timeout(fn: Callable[[], Any], timeout: float | None, node_id: str) -> Any:
-    """Run ``fn`` with a deadline. A thread cannot be killed, so on timeout the attempt is
-    *abandoned*: its flag makes the next ``check_cancelled`` in that thread raise (code
-    snippets poll it and kill their subprocess; loops and child runs stop at their next step).
-    """
-    if timeout is None:
-        return fn()
-    box: dict[str, Any] = {}
-    ctx = contextvars.copy_context()
-    abandoned = threading.Event()
-
-    def target() -> None:
-        ABANDONED.set(abandoned)
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # re-raised in the calling thread
-            box["error"] = exc
-
-    t = threading.Thread(target=ctx.run, args=(target,), name=f"plait-node-{node_id}", daemon=True)
-    t.start()
-    t.join(max(timeout, 0.0))
-    if t.is_alive():
-        abandoned.set()
-        raise NodeTimeout(
-            f"node {node_id!r} exceeded its time limit of {timeout:.3g}s", node_id=node_id
-        )
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def _preview(value: Any) -> Any:
@@ -278,7 +246,7 @@ class NodeExecutor:
             return node_type.execute(ctx, config, call.input)
 
         try:
-            value = _call_with_timeout(attempt_once, timeout, node.id)
+            value = call_with_timeout(attempt_once, timeout, node.id)
         except NodeTimeout:
             if not run_bound:
                 raise

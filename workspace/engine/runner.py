@@ -5,7 +5,6 @@ returns into run status transitions and events. Status changes go through the ru
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -14,17 +13,17 @@ from langgraph.types import Command
 
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
-from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
+from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.activation import FAILED, SUCCEEDED
 from workspace.engine.compiler import (
     ANSWER_PREFIX,
     RC_KEY,
-    TIMER_KIND,
     CompiledFlow,
     compile_flow,
 )
 from workspace.engine.executor import NodeFailed
+from workspace.engine.pending import due_timers, next_wake, pending_of, waiting_step
 from workspace.engine.services import EngineServices, RunContext
 from workspace.engine.state import finished_view
 from workspace.engine.topology import Topology, build_topology
@@ -119,12 +118,7 @@ class Engine:
 
     def due_timers(self, run: Run) -> list[dict[str, Any]]:
         """The run's timers (wait deadlines, delayed retries) whose time has come."""
-        now = utcnow()
-        return [
-            t
-            for t in (run.pending or {}).get("timers", [])
-            if datetime.fromisoformat(t["until"]) <= now
-        ]
+        return due_timers(run.pending)
 
     def ready(self, run: Run) -> bool:
         """Whether the waiting run can continue now (an answer is in, or a timer is due)."""
@@ -275,28 +269,8 @@ class Engine:
     def _wait(self, rc: RunContext, interrupts: list[Any], graph: WorkflowGraph) -> Run:
         runs = self.services.runs
         previous = {r["key"]: r for r in (rc.run.pending or {}).get("requests", [])}
-        requests: list[dict[str, Any]] = []
-        timers: list[dict[str, Any]] = []
-        for item in interrupts:
-            value = dict(item.value) if isinstance(item.value, dict) else {"message": item.value}
-            if value.get("kind") == TIMER_KIND:
-                timers.append({**value, "interrupt_id": item.id})
-                continue
-            key = str(value.get("key") or item.id)
-            old = previous.get(key)
-            requests.append(
-                {
-                    "key": key,
-                    "interrupt_id": item.id,
-                    "token": old["token"] if old else secrets.token_urlsafe(18),
-                    "node_id": value.get("node_id"),
-                    "iteration": value.get("iteration", ""),
-                    "request": value,
-                    "requested_at": old["requested_at"] if old else utcnow().isoformat(),
-                    "deadline": value.get("deadline"),
-                }
-            )
-        pending = {"requests": requests, "timers": timers}
+        pending = pending_of(interrupts, previous)
+        requests, timers = pending["requests"], pending["timers"]
         # a child run has no wake time of its own: its questions (with their deadlines) are
         # its parent's to time out, and it never parks on a timer (it sleeps)
         wake_at = next_wake(pending) if rc.run.parent_run_id is None else None
@@ -309,7 +283,7 @@ class Engine:
             if node_id:  # (re)state the step: a re-executed node had recorded itself running
                 extra = {"deadline": req["deadline"]} if req["deadline"] else {}
                 rc.record(
-                    self._waiting_step(run, node_id, req["iteration"]),
+                    waiting_step(run, node_id, req["iteration"]),
                     EventType.NODE_WAITING,
                     iteration=req["iteration"],
                     **extra,
@@ -326,7 +300,7 @@ class Engine:
             # a parked retry keeps its `retrying` step (its node_retrying event says until when)
             if timer["reason"] == "wait" and timer["node_id"]:
                 rc.record(
-                    self._waiting_step(run, timer["node_id"], timer["iteration"]),
+                    waiting_step(run, timer["node_id"], timer["iteration"]),
                     EventType.NODE_WAITING,
                     iteration=timer["iteration"],
                     until=timer["until"],
@@ -340,25 +314,6 @@ class Engine:
             except InvalidTransition:
                 return runs.get(run.id)  # whoever answered resumed it first
         return run
-
-    @staticmethod
-    def _waiting_step(run: Run, node_id: str, iteration: str) -> StepRecord:
-        return StepRecord(
-            run_id=run.id,
-            node_id=node_id,
-            iteration=iteration,
-            status=StepStatus.WAITING,
-            started_at=utcnow(),
-        )
-
-
-def next_wake(pending: dict[str, Any] | None) -> datetime | None:
-    """The earliest open timer or human deadline in a waiting run's ``pending``."""
-    pending = pending or {}
-    times = [t["until"] for t in pending.get("timers", [])] + [
-        r["deadline"] for r in pending.get("requests", []) if r.get("deadline")
-    ]
-    return min((datetime.fromisoformat(t) for t in times), default=None)
 
 
 REPLY_TYPE = "reply"

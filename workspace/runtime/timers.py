@@ -20,7 +20,7 @@ from workspace.domain.events import EventType
 from workspace.domain.run import TIMEOUT_ACTOR, Run, RunStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.compiler import ANSWER_PREFIX
-from workspace.engine.runner import next_wake
+from workspace.engine.pending import next_wake
 from workspace.errors import InvalidTransition
 
 if TYPE_CHECKING:
