@@ -244,3 +244,29 @@ def test_parallel_humans_wake_at_the_earliest_open_deadline(ws: Workspace) -> No
     assert done.status == RunStatus.SUCCEEDED, done.error
     assert done.output == {"output": "False/True"}
     assert done.run.wake_at is None
+
+
+def test_a_human_timeout_inside_a_sub_workflow_is_timed_by_the_parent(ws: Workspace) -> None:
+    ws.import_dsl("""
+name: child-asks
+trigger: {type: trigger_workflow}
+steps:
+  - {id: ask, type: human, message: "OK?", timeout_s: 0.3, on_timeout: reject}
+""")
+    h = ws.run("""
+name: parent-calls
+trigger: manual
+steps:
+  - {id: call, type: subworkflow, workflow: child-asks}
+""")
+    assert h.status == RunStatus.WAITING
+    (req,) = h.pending
+    assert req["deadline"] and h.run.wake_at == datetime.fromisoformat(req["deadline"])
+    (child,) = ws.store.runs.list(parent_run_id=h.id)
+    assert child.status == RunStatus.WAITING and child.wake_at is None  # the parent times it
+    time.sleep(0.4)
+    assert ws.timers.fire_due() == 1
+    done = h.refresh()
+    assert done.status == RunStatus.SUCCEEDED, done.error
+    assert done.output["approved"] is False and done.output["answered_by"] == TIMEOUT_ACTOR
+    assert ws.store.runs.get(child.id).status == RunStatus.SUCCEEDED
