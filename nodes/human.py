@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nodes.operators import as_number
 from workspace.domain import DataType
+from workspace.domain.run import TIMEOUT_ACTOR
 from workspace.errors import NodeError
 from workspace.sdk import NodeContext, NodeResult, NodeType, Port
 
@@ -56,8 +57,8 @@ class HumanConfig(BaseModel):
     on_timeout: str = Field(
         default="reject",
         description="`reject`, `approve` or `route:<name>` when the node's `timeout_s` (its "
-        "answer deadline) passes without an answer. Applied by the runtime's durable timers "
-        "(runtime issue); until then an unanswered request stays open.",
+        "answer deadline) passes without an answer: applied as the answer of "
+        "`system:timeout` (the request's token is then used up).",
     )
 
     @field_validator("on_timeout")
@@ -147,11 +148,31 @@ def normalise(answer: Any, config: HumanConfig) -> dict[str, Any]:
     return {"action": action, "data": data, "feedback": feedback, "answered_by": who}
 
 
+def timed_out(raw: dict[str, Any], config: HumanConfig) -> dict[str, Any]:
+    """The answer ``on_timeout`` gives (no form validation: nobody filled the form in)."""
+    rule = config.on_timeout
+    if rule == "approve":
+        action, route = "approve", "approved"
+    elif rule == "reject":
+        action, route = "reject", "rejected"
+    else:
+        action, route = "timeout", rule.removeprefix("route:")
+    return {
+        "action": action,
+        "data": {},
+        "feedback": None,
+        "answered_by": raw.get("answered_by") or TIMEOUT_ACTOR,
+        "timed_out": True,
+        "route": route,
+    }
+
+
 class Human(NodeType):
     """Pause for a human decision (approve / reject / edit / request revision, plus a form).
 
     Routes `approved`, `rejected`, `revision` (and `<name>` for `on_timeout: route:<name>`).
-    Output: `{"approved", "action", "data", "feedback", "answered_by"}`.
+    Output: `{"approved", "action", "data", "feedback", "answered_by"}`; an answer given by
+    the node's `timeout_s` passing adds `"timed_out": true` (`answered_by: system:timeout`).
     """
 
     name = "human"
@@ -180,7 +201,10 @@ class Human(NodeType):
         while True:
             asked = request if problem is None else {**request, "error": problem}
             try:
-                answer = normalise(ctx.interrupt(asked), config)
+                raw = ctx.interrupt(asked)
+                if isinstance(raw, dict) and raw.get("timed_out"):
+                    return timed_out(raw, config)
+                answer = normalise(raw, config)
                 if answer["action"] in ("approve", "edit"):
                     answer["data"] = validate_form(config.fields, answer["data"])
                 return answer
@@ -201,6 +225,9 @@ class Human(NodeType):
         }
         answer = self._ask(ctx, config, request)
         action = answer["action"]
+        if answer.get("timed_out"):
+            route = answer.pop("route")
+            return NodeResult(output={"approved": route == "approved", **answer}, route=route)
         if action in ("approve", "edit"):
             route = "approved"
         elif action == "reject":

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.testnodes import TEST_NODE_TYPES
+from workspace.queue.memory import MemoryTaskQueue
+from workspace.runtime.sweeper import Sweeper
 from workspace.runtime.workspace import Workspace
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings
-from workspace.store import upgrade_database
+from workspace.store import MemoryStore, open_store, upgrade_database
 from workspace.store.testing import (
     clear_tables,
     postgres_required,
@@ -70,4 +73,37 @@ def mem_ws(registry: NodeRegistry, settings: Settings) -> Iterator[Workspace]:
     try:
         yield w
     finally:
+        w.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def queued_ws(
+    request: pytest.FixtureRequest, registry: NodeRegistry, settings: Settings, tmp_path: Path
+) -> Iterator[Workspace]:
+    """A workspace whose runs are driven by workers: the in-memory task queue (one worker
+    thread, so a parked run visibly frees it) and a sweeper, on each store. Waits and retry
+    backoffs over 0.3 s park the run."""
+    runtime = settings.runtime.model_copy(
+        update={"suspend_after_s": 0.3, "heartbeat_s": 0.2, "sweep_interval_s": 0.1}
+    )
+    settings = settings.model_copy(update={"runtime": runtime})
+    if request.param == "memory":
+        store: Any = MemoryStore()
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'queued.db'}"
+        upgrade_database(url)
+        store = open_store(url)
+    else:
+        store = open_store(request.getfixturevalue("pg_url"))
+        clear_tables(store.engine)
+    box: dict[str, Workspace] = {}
+    queue = MemoryTaskQueue(lambda task: box["ws"].execute(task), threads=1)
+    w = box["ws"] = Workspace(store, settings, registry, queue=queue)
+    w.leases.register_worker()  # this process is the worker: runs go through the queue
+    sweeper = Sweeper(store, queue, interval_s=0.1, queued_grace_s=30, requeue_ttl_s=5)
+    sweeper.start()
+    try:
+        yield w
+    finally:
+        sweeper.close()
         w.close()

@@ -52,6 +52,12 @@ class RuntimeSettings(BaseModel):
     queued_grace_s: float = Field(
         default=30.0, gt=0, description="A queued run nobody claimed is re-enqueued after this"
     )
+    suspend_after_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Waits and retry backoffs longer than this park the run (status waiting, "
+        "worker released, woken by the sweeper) when workers drive it; shorter ones sleep",
+    )
     webhook_dedupe_ttl_s: float = Field(default=86_400.0, gt=0)
     webhook_sync_timeout_s: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)

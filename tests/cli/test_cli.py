@@ -202,3 +202,20 @@ def test_missing_file_and_unknown_slug_are_clear(plait: Plait) -> None:
     assert out.returncode == 2 and "cannot read" in out.stderr
     out = plait("run", "no-such-workflow")
     assert out.returncode == 4 and "Traceback" not in out.stderr
+
+
+def test_show_says_what_a_waiting_run_waits_for(plait: Plait, tmp_path: Path) -> None:
+    wf = tmp_path / "timed.yaml"
+    wf.write_text(
+        "name: timed\ntrigger: manual\nsteps:\n"
+        '  - {id: ask, type: human, message: "Ship?", timeout_s: 600, on_timeout: reject}\n'
+    )
+    out = plait("run", str(wf), "--inline", "--json")
+    assert out.returncode == 3, out.stderr
+    waiting = json.loads(out.stdout)
+    deadline = waiting["pending"][0]["deadline"]
+    assert waiting["wake_at"] and deadline
+    shown = plait("show", waiting["run_id"])
+    assert shown.returncode == 0, shown.stderr
+    assert f"waiting at ask: Ship? (times out {deadline})" in shown.stdout
+    assert "wakes at " in shown.stdout

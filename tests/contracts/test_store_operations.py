@@ -132,6 +132,31 @@ def test_wake_ups_are_taken_once(store: Store) -> None:
     assert race(*[lambda: store.leases.take_wake(due[0]) for _ in range(4)]).count(True) == 1
     assert store.leases.due() == []
     assert store.leases.get(run.id).wake_at is None
+    assert store.runs.get(run.id).wake_at is None  # one field: the run's
+
+
+def test_a_taken_wake_can_come_back_later(store: Store) -> None:
+    """With ``retry_after_s`` a taken wake moves forward instead of vanishing: if the woken
+    run is still waiting then (its task was lost), the sweeper finds it again."""
+    run = make_run(store)
+    store.runs.transition(run.id, RunStatus.RUNNING)
+    at = utcnow() - timedelta(seconds=1)
+    store.runs.transition(run.id, RunStatus.WAITING, wake_at=at)  # set with the status
+    (lease,) = store.leases.due()
+    assert lease.wake_at == at
+    assert (
+        race(*[lambda: store.leases.take_wake(lease, retry_after_s=0.2) for _ in range(4)]).count(
+            True
+        )
+        == 1
+    )
+    assert store.leases.due() == []
+    later = store.leases.get(run.id).wake_at
+    assert later is not None and later > utcnow()
+    time.sleep(0.3)
+    assert [d.run_id for d in store.leases.due()] == [run.id]
+    store.runs.transition(run.id, RunStatus.RUNNING, wake_at=None)
+    assert store.leases.due() == []
 
 
 # --- workers ----------------------------------------------------------------------------------

@@ -147,3 +147,57 @@ def test_record_created_with_an_event_that_cannot_be_stored_stores_nothing(store
         store.events.record_created(run, [event(run, EventType.RUN_QUEUED, data={"x": object()})])
     with pytest.raises(NotFoundError):
         store.runs.get(run.id)
+
+
+def test_record_transition_creates_runs_in_the_same_transaction(store: Store) -> None:
+    """A failed run and the runs its error triggers start: stored together or not at all."""
+    wf = make_workflow(store)
+    run = make_run(store, wf)
+    store.runs.transition(run.id, RunStatus.RUNNING)
+    child = Run(
+        workflow_id=wf.id,
+        workflow_slug=wf.slug,
+        version_number=1,
+        version_hash="sha256:abc",
+        trigger_id="on_error",
+        input={"run_id": run.id},
+    )
+    seen: list[list[Event]] = []
+    failed, stored = store.events.record_transition(
+        run.id,
+        RunStatus.FAILED,
+        {"error": {"code": "boom"}},
+        [],
+        [event(run, EventType.RUN_FAILED), event(child, EventType.RUN_QUEUED)],
+        seen.append,
+        created=[child],
+    )
+    assert failed.status == RunStatus.FAILED
+    assert [(e.run_id, e.seq) for e in stored] == [(run.id, 1), (child.id, 1)]
+    got = store.runs.get(child.id)
+    assert got.status == RunStatus.QUEUED and got.input == {"run_id": run.id}
+    assert [e.type for e in store.events.list(child.id)] == [EventType.RUN_QUEUED]
+
+    # refused (already final): the new run is not stored either
+    again = child.model_copy(update={"id": "other-child"})
+    with pytest.raises(InvalidTransition):
+        store.events.record_transition(
+            run.id, RunStatus.FAILED, {}, [], [event(again, EventType.RUN_QUEUED)], created=[again]
+        )
+    with pytest.raises(NotFoundError):
+        store.runs.get("other-child")
+
+    # a created run that exists already: nothing is stored, the transition neither
+    second = make_run(store, wf)
+    store.runs.transition(second.id, RunStatus.RUNNING)
+    with pytest.raises(ConflictError):
+        store.events.record_transition(
+            second.id,
+            RunStatus.FAILED,
+            {},
+            [],
+            [event(second, EventType.RUN_FAILED)],
+            created=[child],
+        )
+    assert store.runs.get(second.id).status == RunStatus.RUNNING
+    assert store.events.list(second.id) == []

@@ -58,3 +58,18 @@ def event_line(ev: Event) -> str | None:
     elif ev.type == EventType.NODE_STARTED:
         return None  # the finishing line says enough for a terminal
     return f"{ev.seq:>4} {icon} {ev.type.value}{node}{detail}"
+
+
+def waiting_lines(handle: Any) -> list[str]:
+    """What a waiting run waits for: open human requests (and their deadlines), timers."""
+    lines = []
+    for p in handle.pending:
+        msg = p["request"].get("message", "")
+        until = f" (times out {p['deadline']})" if p.get("deadline") else ""
+        lines.append(f"  waiting at {p['node_id']}: {msg}{until}")
+    for t in handle.timers:
+        what = f"retry attempt {t.get('attempt')}" if t.get("reason") == "retry" else "timer"
+        lines.append(f"  waiting at {t['node_id']}: {what} until {t['until']}")
+    if handle.run.wake_at is not None:
+        lines.append(f"  wakes at {handle.run.wake_at.isoformat()}")
+    return lines

@@ -19,7 +19,7 @@ from workspace.cli.app import (
     _workspace,
     cli,
 )
-from workspace.cli.render import event_line, short
+from workspace.cli.render import event_line, short, waiting_lines
 from workspace.domain.run import RunStatus
 from workspace.runtime.dispatch import STABLE_EVENTS
 
@@ -39,10 +39,10 @@ def _finish(handle: Any, as_json: bool) -> None:
         run = handle.run
         click.echo(f"run {run.id} {run.status.value}")
         if run.status == RunStatus.WAITING:
-            for p in handle.pending:
-                msg = p["request"].get("message", "")
-                click.echo(f"  waiting at {p['node_id']}: {msg}")
-            click.echo(f"  answer with: plait resume {run.id} --answer approve|reject|JSON")
+            for line in waiting_lines(handle):
+                click.echo(line)
+            if handle.pending:
+                click.echo(f"  answer with: plait resume {run.id} --answer approve|reject|JSON")
         elif run.status == RunStatus.FAILED:
             err = run.error or {}
             click.echo(
@@ -209,6 +209,9 @@ def show(ctx: click.Context, run_id: str, as_json: bool, with_events: bool) -> N
             else (f"  {short(s.output)}" if s.output is not None else "")
         )
         click.echo(f"  {s.status.value:<10} {s.node_id}{it}{extra}")
+    if r.status == RunStatus.WAITING:
+        for waiting in waiting_lines(handle):
+            click.echo(waiting)
     if r.error:
         click.echo(f"  error: {r.error.get('code')}: {r.error.get('message')}")
     if r.output is not None:

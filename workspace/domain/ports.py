@@ -161,10 +161,14 @@ class EventLog(Protocol):
         steps: Sequence[StepRecord] = (),
         batch: Sequence[Event] = (),
         on_stored: Callable[[builtins.list[Event]], None] | None = None,
+        *,
+        created: Sequence[Run] = (),
     ) -> tuple[Run, builtins.list[Event]]:
         """``RunRepository.transition(run_id, target, **fields)`` and ``record(steps, batch)``
         in ONE transaction (after the run's deferred entries), e.g. a run's final status with
-        its ``run_succeeded`` event. A refused transition raises and stores nothing."""
+        its ``run_succeeded`` event. ``created`` runs are inserted in that transaction too,
+        before ``batch`` (which may hold their first events): a failed run and the runs its
+        error triggers start. A refused transition raises and stores nothing."""
         ...
 
     def record_created(
@@ -202,9 +206,11 @@ class EventSink(Protocol):
         fields: dict[str, Any],
         steps: Sequence[StepRecord],
         events: Sequence[Event],
+        *,
+        created: Sequence[Run] = (),
     ) -> Run:
-        """Change the run's status with its step records and events in one transaction
-        (``EventLog.record_transition``), then deliver the events."""
+        """Change the run's status with its step records, events and new runs ``created`` in
+        one transaction (``EventLog.record_transition``), then deliver the events."""
         ...
 
     def create(self, run: Run, events: Sequence[Event]) -> Run:
@@ -277,15 +283,18 @@ class LeaseRepository(Protocol):
         ...
 
     def set_wake(self, run_id: str, at: datetime | None) -> None:
-        """When a waiting run must be woken (a wait node's deadline, a human timeout)."""
+        """When a waiting run must be woken (a wait node's deadline, a human timeout): the
+        run's ``wake_at`` (the engine sets it with the ``waiting`` status in one write)."""
         ...
 
     def due(self, *, limit: int = 100) -> builtins.list[Lease]:
         """Waiting runs whose wake time has passed."""
         ...
 
-    def take_wake(self, lease: Lease) -> bool:
-        """Compare-and-set: clear the wake time read in ``lease``. Exactly one caller wins."""
+    def take_wake(self, lease: Lease, *, retry_after_s: float | None = None) -> bool:
+        """Compare-and-set on the wake time read in ``lease``: clear it, or with
+        ``retry_after_s`` move it that far into the future (so a wake whose task is lost
+        fires again unless the run left ``waiting`` meanwhile). Exactly one caller wins."""
         ...
 
 

@@ -29,6 +29,9 @@ class RunStatus(StrEnum):
         return self in TERMINAL_RUN_STATUSES
 
 
+#: the actor recorded for decisions nobody made in time (a human node's ``on_timeout``)
+TIMEOUT_ACTOR = "system:timeout"
+
 TERMINAL_RUN_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
@@ -91,8 +94,13 @@ class Run(BaseModel):
     input: Any = None
     output: Any = None
     error: dict[str, Any] | None = None
-    #: the pending human request while ``waiting`` (prompt, fields, one-time token hash ...)
+    #: what a ``waiting`` run waits for: ``{"requests": [open human requests, each with its
+    #: one-time token and optional ``deadline``], "timers": [durable timers: wait deadlines and
+    #: delayed retries, each with ``until``]}``
     pending: dict[str, Any] | None = None
+    #: when a waiting run must be woken (its earliest timer or human deadline; the sweeper
+    #: sends a ``wake`` task then). Set with the ``waiting`` status in one write.
+    wake_at: datetime | None = None
     parent_run_id: str | None = None
     rerun_of: str | None = None
     rerun_from_node: str | None = None

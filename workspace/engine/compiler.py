@@ -26,7 +26,7 @@ from workspace.engine.executor import NodeCall, NodeExecutor
 from workspace.engine.services import RunContext
 from workspace.engine.state import RunState
 from workspace.engine.topology import Topology
-from workspace.sdk.signals import HumanInterrupt
+from workspace.sdk.signals import HumanInterrupt, Suspend
 
 RC_KEY = "plait"
 
@@ -52,6 +52,28 @@ def ask_human(rc: RunContext, request: dict[str, Any]) -> Any:
             interrupt(request)
         except GraphBubbleUp as exc:
             raise HumanInterrupt(exc) from None
+
+
+#: ``kind`` of a pending interrupt that is a durable timer, not a question for a human
+TIMER_KIND = "timer"
+
+
+def park(signal: Suspend) -> None:
+    """Park the run at its checkpoint until ``signal.resume_at`` (a LangGraph interrupt whose
+    value is a timer, not a question). Returns only if this interrupt was already resumed in
+    the current execution of the node (the node parked again after a wake-up): the caller
+    executes the node once more, which then parks under the next interrupt."""
+    interrupt(
+        {
+            "kind": TIMER_KIND,
+            "reason": signal.reason,
+            "key": signal.key,
+            "node_id": signal.node_id,
+            "iteration": signal.iteration,
+            "until": signal.resume_at.isoformat(),
+            **signal.detail,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -124,20 +146,23 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
             if is_loop
             else None
         )
-        try:
-            outcome = executor.run(
-                NodeCall(
-                    node=node,
-                    input=value,
-                    outputs=outputs,
-                    trigger=trigger,
-                    handled=handled,
-                    interrupt=ask,
-                    body_runner=body,
-                )
-            )
-        except HumanInterrupt as signal:
-            raise signal.inner from None
+        call = NodeCall(
+            node=node,
+            input=value,
+            outputs=outputs,
+            trigger=trigger,
+            handled=handled,
+            interrupt=ask,
+            body_runner=body,
+        )
+        while True:
+            try:
+                outcome = executor.run(call)
+                break
+            except HumanInterrupt as signal:
+                raise signal.inner from None
+            except Suspend as signal:
+                park(signal)
         if outcome.status == SUCCEEDED:
             fact = {
                 "status": SUCCEEDED,

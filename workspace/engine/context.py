@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from workspace.domain.events import EventType
@@ -14,6 +14,7 @@ from workspace.engine.services import RunContext
 from workspace.errors import ExpressionError, NodeError
 from workspace.expressions import MISSING, PathError, lookup_path
 from workspace.sdk.context import LoopInfo
+from workspace.sdk.signals import Suspend
 
 T = TypeVar("T")
 
@@ -69,6 +70,7 @@ class EngineNodeContext:
         interrupt: Callable[[dict[str, Any]], Any],
         body_runner: Callable[[LoopInfo], Any] | None,
         timeout_s: float | None,
+        answer_timeout_s: float | None = None,
     ) -> None:
         self._rc = rc
         self.run_id = rc.run.id
@@ -83,6 +85,8 @@ class EngineNodeContext:
         self._interrupt = interrupt
         self._body_runner = body_runner
         self._timeout_s = timeout_s
+        #: a pausing node's ``timeout_s``: how long its questions wait for an answer
+        self._answer_timeout_s = answer_timeout_s
         self._started = time.monotonic()
         self._asked = 0
 
@@ -122,9 +126,16 @@ class EngineNodeContext:
         # the n-th question of this node execution: the same key when the node re-executes
         key = f"{self.idempotency_key}#{self._asked}"
         self._asked += 1
-        return self._interrupt(
-            {**request, "node_id": self.node_id, "iteration": self.iteration, "key": key}
-        )
+        asked = {**request, "node_id": self.node_id, "iteration": self.iteration, "key": key}
+        if self._answer_timeout_s is not None:
+            # one deadline per node execution (journaled: a re-opened question keeps it)
+            asked["deadline"] = self.journal(
+                self.idempotency_key + ":deadline",
+                lambda: (
+                    datetime.now(UTC) + timedelta(seconds=float(self._answer_timeout_s or 0))
+                ).isoformat(),
+            )
+        return self._interrupt(asked)
 
     def wait_until(self, when: datetime) -> None:
         if when.tzinfo is None:
@@ -141,6 +152,16 @@ class EngineNodeContext:
                     code="run_timeout",
                     node_id=self.node_id,
                     retryable=False,
+                )
+            if self._rc.may_suspend(left):
+                # a durable timer: park the run and free the worker; the wake-up re-executes
+                # this node, which finds its (journaled) deadline passed and returns
+                raise Suspend(
+                    when,
+                    "wait",
+                    node_id=self.node_id,
+                    iteration=self.iteration,
+                    key=self.idempotency_key + ":timer",
                 )
             self._rc.services.sleep(min(left, self._rc.services.cancel_poll_s))
 

@@ -5,12 +5,11 @@ bodies. Knows nothing about LangGraph.
 
 from __future__ import annotations
 
-import contextvars
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic
@@ -20,14 +19,17 @@ from workspace.domain.graph import Node, RetryPolicy
 from workspace.domain.run import StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.context import EngineNodeContext, build_scope
-from workspace.engine.services import ABANDONED, RunContext
+from workspace.engine.limits import call_with_timeout
+from workspace.engine.services import RunContext
 from workspace.errors import NodeError, NodeTimeout, PlaitError
 from workspace.sdk.context import LoopInfo
 from workspace.sdk.node import NodeResult, NodeType
-from workspace.sdk.signals import ControlSignal
+from workspace.sdk.signals import ControlSignal, Suspend
 
 _PREVIEW_CHARS = 2000
 _NO_RETRY = RetryPolicy()
+#: journal key suffix of a node's n-th retry: ``{run}:{node}:{iteration}:retry#n``
+_RETRY = ":retry#"
 
 
 class NodeFailed(PlaitError):
@@ -91,37 +93,6 @@ def _retryable(exc: BaseException, policy: RetryPolicy) -> bool:
     return any(r == code or r in names for r in policy.retry_on)
 
 
-def _call_with_timeout(fn: Callable[[], Any], timeout: float | None, node_id: str) -> Any:
-    """Run ``fn`` with a deadline. A thread cannot be killed, so on timeout the attempt is
-    *abandoned*: its flag makes the next ``check_cancelled`` in that thread raise (code
-    snippets poll it and kill their subprocess; loops and child runs stop at their next step).
-    """
-    if timeout is None:
-        return fn()
-    box: dict[str, Any] = {}
-    ctx = contextvars.copy_context()
-    abandoned = threading.Event()
-
-    def target() -> None:
-        ABANDONED.set(abandoned)
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # re-raised in the calling thread
-            box["error"] = exc
-
-    t = threading.Thread(target=ctx.run, args=(target,), name=f"plait-node-{node_id}", daemon=True)
-    t.start()
-    t.join(max(timeout, 0.0))
-    if t.is_alive():
-        abandoned.set()
-        raise NodeTimeout(
-            f"node {node_id!r} exceeded its time limit of {timeout:.3g}s", node_id=node_id
-        )
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 def _preview(value: Any) -> Any:
     text = repr(value)
     return value if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "…"
@@ -138,17 +109,22 @@ class NodeExecutor:
         policy = node.retry or _NO_RETRY
         # pausing nodes (human, wait) need no memo: their answer / deadline is journaled already
         journaled = node_type.side_effects or (call.memoize and not node_type.pauses)
+        key = f"{rc.run.id}:{node.id}:{call.iteration}"
+        hit = rc.services.runs.journal_get(rc.run.id, key) if journaled else None
+        attempt, retry_at = 1, None
+        if hit is None and policy.max_attempts > 1:
+            # a retry that parked the run (or a crash) continues with its attempt number
+            attempt, retry_at = self._retry_state(key, call)
         step = rc.new_step(node.id, call.iteration, call.input)
+        if attempt > 1:
+            step = step.model_copy(update={"attempt": attempt})
         rc.begin_step(step, iteration=call.iteration)
         t0 = time.perf_counter()
+        if hit is not None:
+            return self._finish(call, step, t0, Outcome(**hit), replayed=True)
+        if retry_at is not None:
+            self._sleep((retry_at - utcnow()).total_seconds(), node.id)
 
-        key = f"{rc.run.id}:{node.id}:{call.iteration}"
-        if journaled:
-            hit = rc.services.runs.journal_get(rc.run.id, key)
-            if hit is not None:
-                return self._finish(call, step, t0, Outcome(**hit), replayed=True)
-
-        attempt = 1
         while True:
             try:
                 self._check_run_deadline(node.id)
@@ -162,19 +138,38 @@ class NodeExecutor:
                     delay = policy.delay_for(attempt)
                     if policy.jitter:
                         delay *= random.uniform(0.5, 1.0)
+                    self._retry_fits(delay, node.id)
+                    until = utcnow() + timedelta(seconds=delay)
+                    # journaled before it is announced: a re-execution (after a park or a
+                    # crash) continues with the next attempt at this time
+                    rc.services.runs.journal_put(
+                        rc.run.id, f"{key}{_RETRY}{attempt}", {"until": until.isoformat()}
+                    )
+                    parks = rc.may_suspend(delay)
                     step = step.model_copy(
                         update={"status": StepStatus.RETRYING, "error": err, "attempt": attempt}
                     )
-                    rc.record(
-                        step,
-                        EventType.NODE_RETRYING,
-                        attempt=attempt,
-                        error=err,
-                        delay_s=round(delay, 3),
-                        iteration=call.iteration,
-                    )
+                    retrying: dict[str, Any] = {
+                        "attempt": attempt,
+                        "error": err,
+                        "delay_s": round(delay, 3),
+                        "iteration": call.iteration,
+                    }
+                    if parks:
+                        retrying["until"] = until.isoformat()
+                    rc.record(step, EventType.NODE_RETRYING, **retrying)
+                    if parks:
+                        raise Suspend(
+                            until,
+                            "retry",
+                            node_id=node.id,
+                            iteration=call.iteration,
+                            key=f"{key}{_RETRY}{attempt}",
+                            detail={"attempt": attempt + 1},
+                        ) from None
                     self._sleep(delay, node.id)
                     attempt += 1
+                    step = step.model_copy(update={"attempt": attempt})
                     continue
                 return self._finish(
                     call,
@@ -193,12 +188,38 @@ class NodeExecutor:
                 return self._finish(call, step, t0, failed)
         return self._finish(call, step, t0, outcome)
 
+    def _retry_state(self, key: str, call: NodeCall) -> tuple[int, datetime | None]:
+        """The attempt to run next and when (the retries journaled so far). A retry still
+        far away parks the run again (before anything is recorded)."""
+        rc = self.rc
+        done, last = 0, None
+        while True:
+            hit = rc.services.runs.journal_get(rc.run.id, f"{key}{_RETRY}{done + 1}")
+            if hit is None:
+                break
+            done, last = done + 1, hit
+        if last is None:
+            return 1, None
+        until = datetime.fromisoformat(last["until"])
+        if rc.may_suspend((until - utcnow()).total_seconds()):
+            raise Suspend(
+                until,
+                "retry",
+                node_id=call.node.id,
+                iteration=call.iteration,
+                key=f"{key}{_RETRY}{done}",
+                detail={"attempt": done + 1},
+            )
+        return done + 1, until
+
     def _attempt(self, call: NodeCall, node_type: NodeType, attempt: int) -> NodeResult:
         rc, node = self.rc, call.node
         scope = build_scope(rc, call.outputs, call.trigger, call.input, call.loop)
         timeout = node.timeout_s or rc.services.default_node_timeout_s
+        answer_timeout = None
         if node_type.pauses:
-            timeout = None  # a human/wait node's timeout_s is its answer deadline, not CPU time
+            # a human/wait node's timeout_s is its answer deadline, not CPU time
+            answer_timeout, timeout = node.timeout_s, None
         ctx = EngineNodeContext(
             rc,
             node_id=node.id,
@@ -209,6 +230,7 @@ class NodeExecutor:
             interrupt=call.interrupt or _no_interrupt,
             body_runner=call.body_runner,
             timeout_s=timeout,
+            answer_timeout_s=answer_timeout,
         )
         if node_type.is_trigger:
             payload = call.trigger
@@ -224,7 +246,7 @@ class NodeExecutor:
             return node_type.execute(ctx, config, call.input)
 
         try:
-            value = _call_with_timeout(attempt_once, timeout, node.id)
+            value = call_with_timeout(attempt_once, timeout, node.id)
         except NodeTimeout:
             if not run_bound:
                 raise
@@ -321,10 +343,13 @@ class NodeExecutor:
         if left is not None and left <= 0:
             raise RunTimeout(_run_timeout_error(node_id))
 
-    def _sleep(self, delay: float, node_id: str) -> None:
+    def _retry_fits(self, delay: float, node_id: str) -> None:
         left_in_run = self.rc.remaining_s()
         if left_in_run is not None and left_in_run < delay:
             raise RunTimeout(_run_timeout_error(node_id))  # a retry would start past the deadline
+
+    def _sleep(self, delay: float, node_id: str) -> None:
+        self._retry_fits(delay, node_id)
         end = time.monotonic() + delay
         while True:
             self.rc.check_cancelled(force=True)

@@ -88,16 +88,28 @@ class StepRecorder:
         return stored[len(held) :]
 
     def transition(
-        self, run_id: str, target: RunStatus, fields: dict[str, Any], events: Sequence[Event]
+        self,
+        run_id: str,
+        target: RunStatus,
+        fields: dict[str, Any],
+        events: Sequence[Event],
+        *,
+        created: Sequence[Run] = (),
     ) -> Run:
-        """Change the run's status and store ``events`` with it, in one transaction (its held
-        starts go first); a refused transition raises and stores nothing."""
+        """Change the run's status and store ``events`` (and the new runs ``created``) with
+        it, in one transaction (its held starts go first); a refused transition raises and
+        stores nothing."""
         with self._lock:
             held = sorted(
                 (h for k, h in self._held.items() if k[0] == run_id), key=lambda h: h.since
             )
             run = self._sink.transition(
-                run_id, target, fields, [h.step for h in held], [*(h.event for h in held), *events]
+                run_id,
+                target,
+                fields,
+                [h.step for h in held],
+                [*(h.event for h in held), *events],
+                created=created,
             )
             for h in held:
                 self._held.pop((h.step.run_id, h.step.node_id, h.step.iteration), None)

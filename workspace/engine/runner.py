@@ -4,7 +4,7 @@ returns into run status transitions and events. Status changes go through the ru
 
 from __future__ import annotations
 
-import secrets
+import logging
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -13,16 +13,24 @@ from langgraph.types import Command
 
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
-from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
+from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.activation import FAILED, SUCCEEDED
-from workspace.engine.compiler import ANSWER_PREFIX, RC_KEY, CompiledFlow, compile_flow
+from workspace.engine.compiler import (
+    ANSWER_PREFIX,
+    RC_KEY,
+    CompiledFlow,
+    compile_flow,
+)
 from workspace.engine.executor import NodeFailed
+from workspace.engine.pending import due_timers, next_wake, pending_of, waiting_step
 from workspace.engine.services import EngineServices, RunContext
 from workspace.engine.state import finished_view
 from workspace.engine.topology import Topology, build_topology
 from workspace.errors import ConflictError, InvalidTransition, NotFoundError
 from workspace.sdk.signals import RunCancelled, RunPaused
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -81,16 +89,22 @@ class Engine:
         return self._drive(rc, flow, state, graph)
 
     def resume(self, run: Run, graph: WorkflowGraph, *, depth: int = 0) -> Run:
-        """Continue a waiting run whose open requests have (some) answers in the journal.
+        """Continue a waiting run whose open requests have (some) answers in the journal, or
+        whose timers are due.
 
         Raises InvalidTransition if the run is no longer waiting (someone else resumed it).
         """
         flow = self._flow(run, graph)
         answered = self.answered(run)
-        run = self.services.runs.transition(run.id, RunStatus.RUNNING)
+        timers = self.due_timers(run)
+        # the wake time goes with the status: open deadlines are set again when it next waits
+        run = self.services.runs.transition(run.id, RunStatus.RUNNING, wake_at=None)
         rc = self._context(run, graph, depth)
-        rc.emit(EventType.RUN_RESUMED, answered=sorted(r["node_id"] or "" for r in answered))
-        wake = {r["interrupt_id"]: True for r in answered}
+        data: dict[str, Any] = {"answered": sorted(r["node_id"] or "" for r in answered)}
+        if timers:
+            data["timers"] = sorted(t["node_id"] or "" for t in timers)
+        rc.emit(EventType.RUN_RESUMED, **data)
+        wake = {r["interrupt_id"]: True for r in [*answered, *timers]}
         return self._drive(rc, flow, Command(resume=wake or None), graph)
 
     def answered(self, run: Run) -> list[dict[str, Any]]:
@@ -101,6 +115,14 @@ class Engine:
             for r in (run.pending or {}).get("requests", [])
             if runs.journal_get(run.id, ANSWER_PREFIX + r["key"]) is not None
         ]
+
+    def due_timers(self, run: Run) -> list[dict[str, Any]]:
+        """The run's timers (wait deadlines, delayed retries) whose time has come."""
+        return due_timers(run.pending)
+
+    def ready(self, run: Run) -> bool:
+        """Whether the waiting run can continue now (an answer is in, or a timer is due)."""
+        return bool(self.due_timers(run) or self.answered(run))
 
     def recover(self, run: Run, graph: WorkflowGraph, *, depth: int = 0) -> Run:
         """Continue a run interrupted by a crash from its last checkpoint."""
@@ -218,52 +240,54 @@ class Engine:
             return runs.get(rc.run.id)  # cancelled while its last step ran: cancel wins
 
     def _fail(self, rc: RunContext, error: dict[str, Any]) -> Run:
+        hook = self.services.failure_hook
+        created: list[tuple[Run, Event]] = []
+        if hook is not None:
+            try:
+                created = hook.runs_for(rc.run, error)
+            except Exception:  # the failure itself must be stored all the same
+                log.exception("failure hook of run %s failed; no runs started", rc.run.id)
         try:
-            return rc.finish(
+            run = rc.finish(
                 RunStatus.FAILED,
                 EventType.RUN_FAILED,
                 {"error": error, "node_id_failed": error.get("node_id")},
+                created=created,
                 error=error,
                 finished_at=utcnow(),
                 pending=None,
             )
         except InvalidTransition:
             return self.services.runs.get(rc.run.id)  # already final (cancelled meanwhile)
+        if hook is not None and created:
+            try:
+                hook.stored([r for r, _ in created])
+            except Exception:  # they are stored and queued: the sweeper hands them over
+                log.exception("could not start the runs of run %s's failure", rc.run.id)
+        return run
 
     def _wait(self, rc: RunContext, interrupts: list[Any], graph: WorkflowGraph) -> Run:
         runs = self.services.runs
         previous = {r["key"]: r for r in (rc.run.pending or {}).get("requests", [])}
-        requests = []
-        for item in interrupts:
-            value = dict(item.value) if isinstance(item.value, dict) else {"message": item.value}
-            key = str(value.get("key") or item.id)
-            old = previous.get(key)
-            requests.append(
-                {
-                    "key": key,
-                    "interrupt_id": item.id,
-                    "token": old["token"] if old else secrets.token_urlsafe(18),
-                    "node_id": value.get("node_id"),
-                    "iteration": value.get("iteration", ""),
-                    "request": value,
-                    "requested_at": old["requested_at"] if old else utcnow().isoformat(),
-                }
-            )
+        pending = pending_of(interrupts, previous)
+        requests, timers = pending["requests"], pending["timers"]
+        # a child run has no wake time of its own: its questions (with their deadlines) are
+        # its parent's to time out, and it never parks on a timer (it sleeps)
+        wake_at = next_wake(pending) if rc.run.parent_run_id is None else None
         try:
-            run = runs.transition(rc.run.id, RunStatus.WAITING, pending={"requests": requests})
+            run = runs.transition(rc.run.id, RunStatus.WAITING, pending=pending, wake_at=wake_at)
         except InvalidTransition:
             return runs.get(rc.run.id)
         for req in requests:
             node_id = req["node_id"]
             if node_id:  # (re)state the step: a re-executed node had recorded itself running
-                waiting = StepRecord(
-                    run_id=run.id,
-                    node_id=node_id,
+                extra = {"deadline": req["deadline"]} if req["deadline"] else {}
+                rc.record(
+                    waiting_step(run, node_id, req["iteration"]),
+                    EventType.NODE_WAITING,
                     iteration=req["iteration"],
-                    status=StepStatus.WAITING,
-                    started_at=utcnow(),
+                    **extra,
                 )
-                rc.record(waiting, EventType.NODE_WAITING, iteration=req["iteration"])
             if req["key"] not in previous:
                 rc.emit(
                     EventType.HUMAN_REQUESTED,
@@ -272,8 +296,19 @@ class Engine:
                     token=req["token"],
                     key=req["key"],
                 )
-        # an answer that arrived while the run was still busy is picked up now
-        if self.answered(run):
+        for timer in timers:
+            # a parked retry keeps its `retrying` step (its node_retrying event says until when)
+            if timer["reason"] == "wait" and timer["node_id"]:
+                rc.record(
+                    waiting_step(run, timer["node_id"], timer["iteration"]),
+                    EventType.NODE_WAITING,
+                    iteration=timer["iteration"],
+                    until=timer["until"],
+                    timer=True,
+                )
+        # an answer that arrived while the run was still busy (or a timer already due) is
+        # picked up now
+        if self.ready(run):
             try:
                 return self.resume(run, graph, depth=rc.depth)
             except InvalidTransition:

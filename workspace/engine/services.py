@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,6 +41,18 @@ class ChildRunner(Protocol):
     ) -> Any: ...
 
 
+class FailureHook(Protocol):
+    """What happens when a run fails (implemented by the runtime: error triggers).
+
+    ``runs_for`` returns queued runs (each with its ``run_queued`` event) stored in the SAME
+    transaction as the failure, so they exist exactly once per failed run; ``stored`` is told
+    about them after that commit (to hand them to the workers)."""
+
+    def runs_for(self, run: Run, error: dict[str, Any]) -> list[tuple[Run, Event]]: ...
+
+    def stored(self, runs: list[Run]) -> None: ...
+
+
 @dataclass
 class EngineServices:
     """Long-lived collaborators shared by every run an engine executes."""
@@ -51,6 +63,10 @@ class EngineServices:
     expressions: Expressions = field(default_factory=Expressions)
     limits: Mapping[str, Any] = field(default_factory=dict)
     child_runner: ChildRunner | None = None
+    failure_hook: FailureHook | None = None
+    #: waits and retry backoffs longer than this park the run (status ``waiting`` with a
+    #: timer, worker released) instead of sleeping; None: always sleep (inline driving)
+    suspend_after_s: float | None = None
     default_node_timeout_s: float | None = None
     default_run_timeout_s: float | None = None
     cancel_poll_s: float = 0.25
@@ -126,13 +142,32 @@ class RunContext:
         self.services.sink.defer([], [self._event(type, None, data)])
 
     def finish(
-        self, target: RunStatus, type: EventType, data: dict[str, Any], **fields: Any
+        self,
+        target: RunStatus,
+        type: EventType,
+        data: dict[str, Any],
+        *,
+        created: Sequence[tuple[Run, Event]] = (),
+        **fields: Any,
     ) -> Run:
         """Move the run to ``target`` (setting ``fields``) with its event ``type`` in ONE
-        store transaction; raises InvalidTransition, storing nothing, if the state machine
-        refuses (e.g. the run was cancelled meanwhile)."""
+        store transaction — together with the new runs ``created`` (and their events); raises
+        InvalidTransition, storing nothing, if the state machine refuses (e.g. the run was
+        cancelled meanwhile)."""
         event = self._event(type, None, data)
-        return self.services.recorder.transition(self.run.id, target, fields, [event])
+        return self.services.recorder.transition(
+            self.run.id,
+            target,
+            fields,
+            [event, *(e for _, e in created)],
+            created=[r for r, _ in created],
+        )
+
+    def may_suspend(self, seconds: float) -> bool:
+        """Whether a sleep of ``seconds`` parks the run instead (workers drive it, the sleep
+        is long; child runs are driven inside their parent's node and always sleep)."""
+        limit = self.services.suspend_after_s
+        return limit is not None and seconds > limit and self.run.parent_run_id is None
 
     def begin_step(self, step: StepRecord, **data: Any) -> None:
         """A node started (its start is recorded with its result when it ends quickly)."""

@@ -11,6 +11,7 @@ from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.compiler import ANSWER_PREFIX
 from workspace.errors import ConflictError, ValidationError
+from workspace.runtime.timers import TOKEN_PREFIX
 
 if TYPE_CHECKING:
     from workspace.runtime.workspace import Workspace
@@ -32,7 +33,10 @@ class RunControl:
         ws = self.ws
         runs = ws.store.runs
         run = runs.get(run_id)
-        if runs.journal_get(run.id, f"token:{token}") is not None:
+        used = runs.journal_get(run.id, TOKEN_PREFIX + token)
+        if used is not None:
+            if used.get("timed_out"):
+                raise _timed_out(run_id)
             return run  # this token was already answered
         requests = (run.pending or {}).get("requests", []) if not run.status.terminal else []
         req = next((r for r in requests if r["token"] == token), None)
@@ -45,8 +49,11 @@ class RunControl:
             raise ValidationError(
                 "this resume token is not valid for the run's open request", code="bad_token"
             )
-        runs.journal_put(run.id, ANSWER_PREFIX + req["key"], {"value": answer, "token": token})
-        runs.journal_put(run.id, f"token:{token}", {"value": True})
+        key = ANSWER_PREFIX + req["key"]
+        runs.journal_put(run.id, key, {"value": answer, "token": token})
+        if (runs.journal_get(run.id, key) or {}).get("timed_out"):
+            raise _timed_out(run_id)  # its deadline passed a moment ago: the timeout answered
+        runs.journal_put(run.id, TOKEN_PREFIX + token, {"value": True})
         answered = ws.emit(run, EventType.HUMAN_ANSWERED, node_id=req.get("node_id"), answer=answer)
         if run.status != RunStatus.WAITING:
             return runs.get(run_id)
@@ -105,3 +112,11 @@ class RunControl:
         run = ws.store.runs.transition(run_id, RunStatus.RUNNING)
         ws.dispatcher.submit(run, "recover")
         return ws.dispatcher.wait(run_id) if wait else run
+
+
+def _timed_out(run_id: str) -> ConflictError:
+    return ConflictError(
+        f"this request of run {run_id} timed out before it was answered: its `on_timeout` "
+        "was applied (by system:timeout) and the token is used up",
+        code="request_timed_out",
+    )

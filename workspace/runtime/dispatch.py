@@ -78,8 +78,8 @@ class Dispatcher:
                 engine.start(run, graph)
             elif run.status == RunStatus.RUNNING:
                 engine.recover(run, graph)
-            elif run.status == RunStatus.WAITING and engine.answered(run):
-                engine.resume(run, graph)
+            elif run.status == RunStatus.WAITING:  # an answer came, or its time did
+                self.ws.timers.wake(run)
         except InvalidTransition:
             pass  # someone else moved the run first (cancelled, resumed): nothing to do
         finally:

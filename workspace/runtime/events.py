@@ -47,8 +47,12 @@ class StoreEventSink:
         fields: dict[str, Any],
         steps: Sequence[StepRecord],
         events: Sequence[Event],
+        *,
+        created: Sequence[Run] = (),
     ) -> Run:
-        run, _ = self._log.record_transition(run_id, target, fields, steps, events, self._fan_out)
+        run, _ = self._log.record_transition(
+            run_id, target, fields, steps, events, self._fan_out, created=created
+        )
         return run
 
     def create(self, run: Run, events: Sequence[Event]) -> Run:

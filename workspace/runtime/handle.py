@@ -38,6 +38,12 @@ class RunHandle:
         return list((self.run.pending or {}).get("requests", []))
 
     @property
+    def timers(self) -> list[dict[str, Any]]:
+        """Durable timers the run waits for (each with ``node_id``, ``reason``: ``wait`` or
+        ``retry``, and ``until``); the run's ``wake_at`` is the earliest timer or deadline."""
+        return list((self.run.pending or {}).get("timers", []))
+
+    @property
     def token(self) -> str | None:
         """The one-time token of the first open human request, if any."""
         return self.pending[0]["token"] if self.pending else None
@@ -74,13 +80,20 @@ class RunHandle:
             **(
                 {
                     "pending": [
-                        {"node_id": p["node_id"], "token": p["token"], "request": p["request"]}
+                        {
+                            "node_id": p["node_id"],
+                            "token": p["token"],
+                            "request": p["request"],
+                            "deadline": p.get("deadline"),
+                        }
                         for p in self.pending
                     ]
                 }
                 if self.pending
                 else {}
             ),
+            **({"timers": self.timers} if self.timers else {}),
+            **({"wake_at": self.run.wake_at.isoformat()} if self.run.wake_at else {}),
         }
 
     def __repr__(self) -> str:

@@ -46,7 +46,9 @@ class Sweeper:
                 self.queue.send(Task("recover", lease.run_id))
                 sent += 1
         for lease in leases.due():
-            if leases.take_wake(lease):
+            # the wake time moves on rather than vanishing: if the task is lost (or finds the
+            # run busy), the run is woken again then
+            if leases.take_wake(lease, retry_after_s=self.requeue_ttl_s):
                 self.queue.send(Task("wake", lease.run_id))
                 sent += 1
         self._passes += 1

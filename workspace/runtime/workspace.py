@@ -32,11 +32,13 @@ from workspace.runtime.connect import redis_channels, running_embedded_redis
 from workspace.runtime.control import RunControl
 from workspace.runtime.credentials import CredentialService, settings_keyring
 from workspace.runtime.dispatch import Dispatcher
+from workspace.runtime.error_triggers import ErrorTriggers
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.models import ModelService
+from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
@@ -101,6 +103,10 @@ class Workspace:
             default_run_timeout_s=settings.engine.default_run_timeout_s,
         )
         services.child_runner = InlineChildRunner(self, settings.engine.max_subworkflow_depth)
+        # with workers, long waits and retry backoffs park the run instead of holding a thread
+        services.suspend_after_s = rt.suspend_after_s if queue is not None else None
+        self.timers = Timers(self)
+        services.failure_hook = ErrorTriggers(self)  # a failed run starts its watchers
         self.engine = Engine(
             services, store.checkpointer(), cache_size=settings.engine.graph_cache_size
         )

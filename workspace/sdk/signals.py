@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 
 class ControlSignal(BaseException):
@@ -23,12 +24,32 @@ class RunPaused(ControlSignal):
 
 
 class Suspend(ControlSignal):
-    """Release the worker until ``resume_at`` (durable timers, delayed retries)."""
+    """Release the worker until ``resume_at`` (durable timers, delayed retries).
 
-    def __init__(self, resume_at: datetime, reason: str = "wait") -> None:
+    Raised by the engine where a node would otherwise sleep (a ``wait`` node, a retry
+    backoff) when the run is driven by workers and the sleep is long: the run parks at its
+    checkpoint (status ``waiting`` with a timer) and a wake-up continues it later. ``key``
+    names the timer (stable when the node re-executes), ``detail`` goes into the run's
+    pending timer (e.g. the retry's next attempt).
+    """
+
+    def __init__(
+        self,
+        resume_at: datetime,
+        reason: str = "wait",
+        *,
+        node_id: str = "",
+        iteration: str = "",
+        key: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.resume_at = resume_at
         self.reason = reason
+        self.node_id = node_id
+        self.iteration = iteration
+        self.key = key
+        self.detail = dict(detail or {})
 
 
 class HumanInterrupt(ControlSignal):

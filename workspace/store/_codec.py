@@ -67,7 +67,7 @@ def utc_or_none(value: datetime | None) -> datetime | None:
 # --- domain records -----------------------------------------------------------------------------
 
 _RUN_JSON_FIELDS = ("input", "output", "error", "pending")
-_RUN_TIME_FIELDS = ("created_at", "started_at", "finished_at")
+_RUN_TIME_FIELDS = ("created_at", "started_at", "finished_at", "wake_at")
 #: Run fields ``update``/``transition`` may set (the id is fixed, status goes via ``transition``).
 RUN_SETTABLE_FIELDS = frozenset(Run.model_fields) - {"id", "status"}
 

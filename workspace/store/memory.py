@@ -323,22 +323,39 @@ class MemoryEventLog:
         steps: Sequence[StepRecord] = (),
         batch: Sequence[Event] = (),
         on_stored: Callable[[builtins.list[Event]], None] | None = None,
+        *,
+        created: Sequence[Run] = (),
     ) -> tuple[Run, builtins.list[Event]]:
-        """``RunRepository.transition`` and ``record`` under one lock: all or nothing."""
+        """``RunRepository.transition``, the ``created`` runs and ``record`` under one lock:
+        all or nothing."""
         target = RunStatus(target)
+        new_runs = [normalize_run(r) for r in created]
         with self._d.lock:
             state = self._d.run_state(run_id)
             check_transition(state.run.status, target)
             updated, _ = _run_changes(state.run, fields, target=target)
+            new_ids = {r.id for r in new_runs}
+            if len(new_ids) < len(new_runs) or new_ids & set(self._d.runs):
+                raise ConflictError(
+                    f"a run created with run {run_id!r}'s transition exists already; "
+                    "nothing was stored",
+                    run_id=run_id,
+                )
             for step in steps:
-                self._d.run_state(step.run_id)
+                if step.run_id not in new_ids:
+                    self._d.run_state(step.run_id)
             for event in batch:
-                self._d.run_state(event.run_id)
+                if event.run_id not in new_ids:
+                    self._d.run_state(event.run_id)
             previous, state.run = state.run, updated
+            for new in new_runs:
+                self._d.runs[new.id] = _RunState(run=new)
             try:
                 events = self.record(steps, batch, on_stored)
             except BaseException:
                 state.run = previous
+                for new in new_runs:
+                    del self._d.runs[new.id]
                 raise
             return updated.model_copy(deep=True), events
 

@@ -101,8 +101,11 @@ class MemoryLeaseRepository:
         self._leases: dict[str, Lease] = {}
 
     def _lease(self, run_id: str) -> tuple[_RunState, Lease]:
+        """The run's lease; its wake time is the run's (one field, as the ``runs`` column)."""
         state = self._d.run_state(run_id)
         lease = self._leases.get(run_id) or Lease(run_id=run_id, owner=None, until=None)
+        if lease.wake_at != state.run.wake_at:
+            lease = lease.model_copy(update={"wake_at": state.run.wake_at})
         return state, lease
 
     def claim(self, run_id: str, owner: str, ttl_s: float) -> bool:
@@ -170,28 +173,29 @@ class MemoryLeaseRepository:
 
     def set_wake(self, run_id: str, at: datetime | None) -> None:
         with self._d.lock:
-            lease = self._lease(run_id)[1]
-            self._leases[run_id] = lease.model_copy(update={"wake_at": utc_or_none(at)})
+            state = self._d.run_state(run_id)
+            state.run = state.run.model_copy(update={"wake_at": utc_or_none(at)})
 
     def due(self, *, limit: int = 100) -> builtins.list[Lease]:
         now = utcnow()
         with self._d.lock:
             found = [
-                lease.model_copy()
-                for run_id, lease in self._leases.items()
-                if lease.wake_at is not None
-                and lease.wake_at <= now
-                and self._d.runs[run_id].run.status == RunStatus.WAITING
+                self._lease(run_id)[1].model_copy()
+                for run_id, state in self._d.runs.items()
+                if state.run.wake_at is not None
+                and state.run.wake_at <= now
+                and state.run.status == RunStatus.WAITING
             ]
         found.sort(key=lambda lease: lease.wake_at or now)
         return found[:limit]
 
-    def take_wake(self, lease: Lease) -> bool:
+    def take_wake(self, lease: Lease, *, retry_after_s: float | None = None) -> bool:
         with self._d.lock:
-            current = self._leases.get(lease.run_id)
-            if current is None or lease.wake_at is None or current.wake_at != lease.wake_at:
+            state = self._d.runs.get(lease.run_id)
+            if state is None or lease.wake_at is None or state.run.wake_at != lease.wake_at:
                 return False
-            self._leases[lease.run_id] = current.model_copy(update={"wake_at": None})
+            later = None if retry_after_s is None else utcnow() + timedelta(seconds=retry_after_s)
+            state.run = state.run.model_copy(update={"wake_at": later})
             return True
 
 

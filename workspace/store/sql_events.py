@@ -99,7 +99,7 @@ def _step_params(db: Database, step: StepRecord) -> dict[str, Any]:
 
 _RUN_FIELDS = tuple(Run.model_fields)
 _RUN_JSON = frozenset({"input", "output", "error", "pending"})
-_RUN_TIMES = frozenset({"created_at", "started_at", "finished_at"})
+_RUN_TIMES = frozenset({"created_at", "started_at", "finished_at", "wake_at"})
 #: column names quoted: ``user`` is a reserved word on PostgreSQL
 _RUN_COLUMNS = ", ".join(f'"{f}"' for f in _RUN_FIELDS)
 _INSERT_RUN = (
@@ -284,21 +284,32 @@ class SqlEventLog:
         steps: Sequence[StepRecord] = (),
         batch: Sequence[Event] = (),
         on_stored: Delivery | None = None,
+        *,
+        created: Sequence[Run] = (),
     ) -> tuple[Run, builtins.list[Event]]:
         """Move the run to ``target`` (as ``RunRepository.transition``) and, in the SAME
-        transaction, upsert ``steps`` and append ``batch`` after the run's deferred entries.
-        A refused transition raises and stores nothing."""
+        transaction, insert the ``created`` runs, upsert ``steps`` and append ``batch`` after
+        the run's deferred entries. A refused transition raises and stores nothing."""
         run_ids = list(
             dict.fromkeys([run_id, *(s.run_id for s in steps), *(e.run_id for e in batch)])
         )
+        new_rows = [self._run_params(r) for r in created]
         with self._db.write_lock:
             try:
                 with self._db.raw(write=True) as cur:
                     run = transition_run(self._db, cur, run_id, target, fields)
+                    for row in new_rows:
+                        cur.execute(self._insert_run, row)
                     delivered = self.write_deferred(cur, run_ids)
                     self._upsert_steps(cur, steps)
                     stored = self._append(cur, batch)
             except IntegrityViolation:
+                if created:
+                    raise ConflictError(
+                        f"a run created with run {run_id!r}'s transition exists already "
+                        "(or a step's run is missing); nothing was stored",
+                        run_id=run_id,
+                    ) from None
                 raise NotFoundError(
                     f"run {run_id!r} not found; cannot record its step", run_id=run_id
                 ) from None
@@ -311,15 +322,7 @@ class SqlEventLog:
         """Insert ``run`` (as ``RunRepository.create``) and append ``batch`` (its events, e.g.
         ``run_queued``) in ONE transaction."""
         stored_run = normalize_run(run)
-        params = {
-            name: value.value if isinstance(value, Enum) else value
-            for name, value in stored_run.__dict__.items()
-        }
-        for name in _RUN_JSON:
-            params[name] = self._db.json_param(params[name])
-        for name in _RUN_TIMES:
-            params[name] = self._db.time_param(params[name])
-        params["last_event_seq"] = 0
+        params = self._run_params(stored_run)
         with self._db.write_lock:
             try:
                 with self._db.raw(write=True) as cur:
@@ -331,6 +334,20 @@ class SqlEventLog:
                 ) from None
             deliver([(on_stored, stored)])
         return stored_run, stored
+
+    def _run_params(self, run: Run) -> dict[str, Any]:
+        """The parameters of ``_INSERT_RUN`` for ``run`` (normalised first)."""
+        stored = normalize_run(run)
+        params = {
+            name: value.value if isinstance(value, Enum) else value
+            for name, value in stored.__dict__.items()
+        }
+        for name in _RUN_JSON:
+            params[name] = self._db.json_param(params[name])
+        for name in _RUN_TIMES:
+            params[name] = self._db.time_param(params[name])
+        params["last_event_seq"] = 0
+        return params
 
     def defer(
         self,

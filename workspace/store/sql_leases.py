@@ -121,13 +121,14 @@ class SqlLeaseRepository:
         with self._db.read() as conn:
             return [_lease(r) for r in conn.execute(query)]
 
-    def take_wake(self, lease: Lease) -> bool:
+    def take_wake(self, lease: Lease, *, retry_after_s: float | None = None) -> bool:
         if lease.wake_at is None:
             return False
+        later = None if retry_after_s is None else utcnow() + timedelta(seconds=retry_after_s)
         stmt = (
             update(runs)
             .where(runs.c.id == lease.run_id, runs.c.wake_at == lease.wake_at)
-            .values(wake_at=None)
+            .values(wake_at=later)
         )
         with self._db.write() as conn:
             return conn.execute(stmt).rowcount == 1
