@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workspace.cli import runs, server, workflows  # noqa: F401  (registers the commands)
+from workspace.cli import runs, schedules, server, workflows  # noqa: F401  (registers commands)
 from workspace.cli.app import cli
 
 

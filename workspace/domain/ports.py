@@ -337,11 +337,12 @@ class ScheduleRepository(Protocol):
         *,
         workflow_id: str | None = None,
         owner: str | None = None,
+        paused: bool | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Schedule]:
         """Ordered by (workflow slug, trigger id); ``owner`` keeps the schedules of that
-        user's workflows."""
+        user's workflows, ``paused`` those paused (True) or not (False)."""
         ...
 
     def due(self, now: datetime, *, limit: int = 100) -> builtins.list[Schedule]:

@@ -82,6 +82,7 @@ class MemoryScheduleRepository:
         *,
         workflow_id: str | None = None,
         owner: str | None = None,
+        paused: bool | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Schedule]:
@@ -91,6 +92,7 @@ class MemoryScheduleRepository:
                 for s in self._d.schedules.values()
                 if (workflow_id is None or s.workflow_id == workflow_id)
                 and (owner is None or self._d.workflows[s.workflow_id].owner == owner)
+                and (paused is None or s.paused == paused)
             ]
         items.sort(key=lambda s: (s.workflow_slug, s.trigger_id))
         offset, limit = max(0, offset), max(0, limit)

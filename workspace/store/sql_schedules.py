@@ -105,12 +105,15 @@ class SqlScheduleRepository:
         *,
         workflow_id: str | None = None,
         owner: str | None = None,
+        paused: bool | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> builtins.list[Schedule]:
         query = select(*_COLUMNS).order_by(schedules.c.workflow_slug, schedules.c.trigger_id)
         if workflow_id is not None:
             query = query.where(schedules.c.workflow_id == workflow_id)
+        if paused is not None:
+            query = query.where(schedules.c.paused.is_(paused))
         if owner is not None:
             query = query.join(workflows, workflows.c.id == schedules.c.workflow_id).where(
                 workflows.c.owner == owner

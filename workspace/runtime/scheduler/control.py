@@ -38,6 +38,7 @@ class ScheduleControl:
         *,
         workflow: str | None = None,
         owner: str | None = None,
+        paused: bool | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Schedule]:
@@ -49,7 +50,7 @@ class ScheduleControl:
                 return []
             workflow_id = wf.id
         return self.ws.store.schedules.list(
-            workflow_id=workflow_id, owner=owner, limit=limit, offset=offset
+            workflow_id=workflow_id, owner=owner, paused=paused, limit=limit, offset=offset
         )
 
     def get(self, schedule_id: str) -> Schedule:
