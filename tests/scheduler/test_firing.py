@@ -39,7 +39,7 @@ def test_an_interval_schedule_fires_once_per_slot_with_its_payload(mem_ws: Works
     after = r.schedule(sch.id)
     assert after.last_status == "succeeded" and after.in_flight == ()  # ... then observed
     assert after.next_fire_at == T0 + s(180)
-    assert [e.type for e in r.ws.store.events.list(run.id)][0] == "run_queued"
+    assert next(e.type for e in r.ws.store.events.list(run.id)) == "run_queued"
 
 
 def test_repeats_end_the_schedule(mem_ws: Workspace) -> None:
