@@ -88,6 +88,12 @@ def test_list_orders_filters_and_pages(store: Store) -> None:
     assert [s.trigger_id for s in store.schedules.list(workflow_id=bob.id)] == ["zz"]
     assert store.schedules.list(owner="carol") == []
     assert [s.trigger_id for s in store.schedules.list(limit=1, offset=1)] == ["t1"]
+    first = store.schedules.find(alice.id, "t1")
+    assert first is not None
+    store.schedules.save(first.model_copy(update={"paused": True}))
+    assert [s.trigger_id for s in store.schedules.list(paused=True)] == ["t1"]
+    assert [s.trigger_id for s in store.schedules.list(paused=False)] == ["zz", "t2"]
+    assert store.schedules.list(owner="bob", paused=True) == []
 
 
 def test_due_is_by_wake_time(store: Store) -> None:
