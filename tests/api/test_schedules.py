@@ -43,9 +43,7 @@ def mine(client: TestClient, callers: Callers) -> dict[str, Any]:
 
 def test_list_and_detail(client: TestClient, callers: Callers, mine: dict[str, Any]) -> None:
     assert mine["trigger_id"] == "every" and mine["paused"] is False
-    assert mine["config"]["interval_s"] == 3600 and mine["config"]["payload"] == {
-        "source": "cron"
-    }
+    assert mine["config"]["interval_s"] == 3600 and mine["config"]["payload"] == {"source": "cron"}
     assert mine["next_fire_at"] is not None and "rev" not in mine
     got = client.get(f"{API}/schedules/{mine['id']}", headers=callers.alice.headers)
     assert got.status_code == 200 and got.json() == mine
