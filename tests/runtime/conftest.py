@@ -23,8 +23,7 @@ from workspace.domain.access import Role, User, new_api_key
 from workspace.queue.testing import redis_required, redis_unavailable_reason
 from workspace.runtime.workspace import Workspace
 
-# (db 9 in this worktree, so parallel test runs in other worktrees do not flush it)
-REDIS_URL = os.environ.get("PLAIT_TEST_SERVICE_REDIS_URL", "redis://127.0.0.1:6379/9")
+REDIS_URL = os.environ.get("PLAIT_TEST_SERVICE_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def _free_port() -> int:
