@@ -94,7 +94,12 @@ class SchedulerSettings(BaseModel):
     fire_key_ttl_s: float = Field(
         default=7 * 86_400.0, gt=0, description="How long a fire's identity is kept for dedupe"
     )
-    batch: int = Field(default=100, ge=1, description="Schedules handled per tick at most")
+    batch: int = Field(
+        default=1000,
+        ge=1,
+        description="Due schedules handled per tick at most (the earliest due first; the rest "
+        "next tick)",
+    )
     lock_name: str = Field(
         default="scheduler", min_length=1, description="The leader lock's name in Redis"
     )

@@ -99,6 +99,8 @@ def test_overlap_skip_holds_fires_while_the_previous_run_is_unfinished(
     held = r.schedule(sch.id)
     assert held.skipped == 2 and held.fires == 1 and held.next_fire_at == T0 + s(40)
     assert [e.run_id for e in held.in_flight] == [first.id]
+    assert r.at(T0 + s(35)) == []  # watching the unfinished run changes (writes) nothing
+    assert r.schedule(sch.id).rev == held.rev
     r.ws.drive(r.ws.store.runs.get(first.id))  # the slow run finishes
     [second] = r.at(T0 + s(40))
     assert second.input["scheduled_at"] == (T0 + s(40)).isoformat()

@@ -99,8 +99,13 @@ class Schedule(BaseModel):
         return min(due) if due else None
 
     def woken(self, now: datetime) -> Schedule:
-        """A copy with ``wake_at`` recomputed (every writer stores it this way)."""
-        return self.model_copy(update={"wake_at": self.attention_at(now)})
+        """A copy with ``wake_at`` recomputed (every writer stores it this way). A schedule
+        already due because of its runs in flight keeps its ``wake_at``, so watching a long
+        run changes (and writes) nothing."""
+        at = self.attention_at(now)
+        if self.in_flight and self.wake_at is not None and self.wake_at <= now:
+            at = self.wake_at
+        return self.model_copy(update={"wake_at": at})
 
 
 def fire_key(schedule_id: str, slot: datetime, kind: FireKind, attempt: int = 0) -> str:
