@@ -8,13 +8,14 @@ are validated here so a bad cron or time zone fails on save, not at 3 a.m.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Literal
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nodes.paths import as_output
-from nodes.timeutil import check_timezone
+from nodes.timeutil import check_timezone, zone
 from workspace.domain import DataType
 from workspace.domain.graph import SLUG_RE
 from workspace.sdk import NodeContext, NodeType, Port
@@ -146,6 +147,18 @@ class ScheduleConfig(_Strict):
         default="skip",
         description="Fires missed while down: `skip` them, `run_once` for all, or `run_all`.",
     )
+    overlap: Literal["skip", "allow"] = Field(
+        default="skip",
+        description="`skip`: no new fire while the previous run is unfinished (counted as "
+        "skipped); `allow`: fire anyway.",
+    )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="A failed fire (its run failed, or its task could not be sent) is retried "
+        "up to this many times, with exponential backoff capped at 10x the interval.",
+    )
     payload: dict[str, Any] = Field(
         default_factory=dict, description="Trigger payload of every fire."
     )
@@ -170,10 +183,17 @@ class ScheduleConfig(_Strict):
 
 
 class ScheduleTrigger(TriggerNode):
-    """Fires on an interval or a cron schedule; output = `payload` plus `{"scheduled_at"}`."""
+    """Fires on an interval or a cron schedule; output = `payload` plus `{"scheduled_at"}`
+    (the ISO-8601 time of the slot, in the schedule's time zone)."""
 
     name = "trigger_schedule"
     Config = ScheduleConfig
+
+    def execute(self, ctx: NodeContext, config: ScheduleConfig, input: Any) -> dict[str, Any]:
+        if input is None:  # run by hand (not by the scheduler): as if a slot fired now
+            now = datetime.now(zone(config.timezone)).isoformat()
+            return {**config.payload, "scheduled_at": now}
+        return as_output(input)
 
 
 class WorkflowTriggerConfig(_Strict):

@@ -100,6 +100,47 @@ class AISettings(BaseModel):
     )
 
 
+class SchedulerSettings(BaseModel):
+    """The scheduler (SPEC §6): one leader fires schedules; the others stand by."""
+
+    tick_s: float = Field(default=0.5, gt=0, description="How often the leader looks for due work")
+    lock_ttl_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="The leader's lock lasts this long unless renewed (every tick); another "
+        "scheduler takes over within about this long after the leader died",
+    )
+    misfire_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A slot fired later than this counts as missed (catch_up `skip` drops it)",
+    )
+    catch_up_cap: int = Field(
+        default=100, ge=1, description="catch_up `run_all` fires at most this many missed slots"
+    )
+    retry_base_s: float = Field(
+        default=10.0, gt=0, description="First retry backoff; doubles per failure, capped at 10x"
+    )
+    sync_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the leader reconciles every workflow's schedules with its "
+        "latest version (publishing syncs at once; this catches anything else)",
+    )
+    fire_key_ttl_s: float = Field(
+        default=7 * 86_400.0, gt=0, description="How long a fire's identity is kept for dedupe"
+    )
+    batch: int = Field(
+        default=1000,
+        ge=1,
+        description="Due schedules handled per tick at most (the earliest due first; the rest "
+        "next tick)",
+    )
+    lock_name: str = Field(
+        default="scheduler", min_length=1, description="The leader lock's name in Redis"
+    )
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8321, ge=0, le=65535)
@@ -122,6 +163,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     ai: AISettings = Field(default_factory=AISettings)

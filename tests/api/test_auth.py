@@ -82,6 +82,8 @@ def test_the_route_walk_finds_every_documented_operation(
         ("POST", f"{API}/runs/{{run_id}}/resume"),
         ("DELETE", f"{API}/keys/{{key_id}}"),
         ("GET", f"{API}/me"),
+        ("GET", f"{API}/schedules"),
+        ("POST", f"{API}/schedules/{{schedule_id}}/run-now"),
     ]:
         assert needed in routes
 

@@ -101,6 +101,19 @@ def test_schedule_config() -> None:
             ScheduleTrigger.Config.model_validate(bad)
 
 
+def test_schedule_output_run_by_hand_is_payload_and_scheduled_at() -> None:
+    config = {"interval_s": 60, "timezone": "Asia/Tokyo", "payload": {"k": 1}}
+    out = run_node(ScheduleTrigger, config, FakeContext()).output
+    assert out["k"] == 1 and out["scheduled_at"].endswith("+09:00")
+    fired = {"k": 1, "scheduled_at": "2026-01-01T09:00:00+09:00"}  # as the scheduler sends it
+    assert run_node(ScheduleTrigger, config, FakeContext(), input=fired).output == fired
+    cfg = ScheduleTrigger.Config.model_validate({"cron": "0 9 * * *"})
+    assert (cfg.overlap, cfg.max_retries) == ("skip", 3)
+    for bad in ({"interval_s": 5, "overlap": "queue"}, {"interval_s": 5, "max_retries": -1}):
+        with pytest.raises(pydantic.ValidationError):
+            ScheduleTrigger.Config.model_validate(bad)
+
+
 def test_error_trigger_config() -> None:
     assert ErrorTrigger.Config.model_validate({"workflows": ["billing", "*"]})
     bad_configs: list[dict[str, Any]] = [{}, {"workflows": []}, {"workflows": ["Bad Slug"]}]

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from workspace.api import access, credentials, health, hooks, problems, runs, workflows
+from workspace.api import (
+    access,
+    credentials,
+    health,
+    hooks,
+    problems,
+    runs,
+    schedules,
+    workflows,
+)
 from workspace.api.deps import current_user
 from workspace.runtime.workspace import Workspace
 
@@ -29,6 +38,7 @@ def create_app(ws: Workspace) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_user)])
     api.include_router(workflows.router)
     api.include_router(runs.router)
+    api.include_router(schedules.router)
     api.include_router(access.router)
     api.include_router(credentials.router)
     app.include_router(api)

@@ -68,8 +68,8 @@ def worker(ctx: click.Context, threads: int | None) -> None:
 @click.option("--workers", "n_workers", type=int, default=2, show_default=True)
 @click.pass_context
 def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -> None:
-    """Start the API server, workers and (when PLAIT_REDIS_URL is unset) an embedded Redis;
-    Ctrl-C stops them all."""
+    """Start the API server, workers, the scheduler and (when PLAIT_REDIS_URL is unset) an
+    embedded Redis; Ctrl-C stops them all."""
     from workspace.runtime.connect import embedded_redis
     from workspace.runtime.workspace import Workspace
 
@@ -96,6 +96,7 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
         sup.add("api", [*base, "api", "--host", host, "--port", str(port)], env)
         for i in range(n_workers):
             sup.add(f"worker-{i + 1}", [*base, "worker"], env)
+        sup.add("scheduler", [*base, "scheduler"], env)
         base_url = settings.server.public_url or f"http://{host}:{port}"
         click.echo(f"Plait is up in {folder}")
         click.echo(f"  API       {base_url}/api/v1   (docs: {base_url}/api/v1/docs)")
@@ -103,6 +104,7 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
         click.echo(f"  ready     {base_url}/readyz")
         click.echo(f"  redis     {'embedded ' if embedded else ''}{_safe(redis_url)}")
         click.echo(f"  workers   {n_workers}")
+        click.echo("  scheduler 1 (fires trigger_schedule nodes; `plait schedules` lists them)")
         if secret:
             click.echo(f"  admin API key (shown once, keep it): {secret}")
         click.echo("Ctrl-C stops everything.")

@@ -18,6 +18,7 @@ from workspace.domain.events import Event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.operations import Lease, WorkerInfo
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.schedule import Schedule
 from workspace.domain.workflow import Draft, Version, Workflow
 
 
@@ -367,6 +368,58 @@ class CredentialRepository(Protocol):
         ...
 
 
+class ScheduleRepository(Protocol):
+    """The state of schedules (SPEC §6). A schedule's configuration lives in its workflow's
+    published version; this keeps next fire, pause, counters and runs in flight."""
+
+    def create(self, schedule: Schedule) -> Schedule:
+        """Insert. ConflictError if the (workflow, trigger) pair has one; NotFoundError if
+        the workflow does not exist."""
+        ...
+
+    def get(self, schedule_id: str) -> Schedule:
+        """Raises NotFoundError."""
+        ...
+
+    def find(self, workflow_id: str, trigger_id: str) -> Schedule | None: ...
+
+    def list(
+        self,
+        *,
+        workflow_id: str | None = None,
+        owner: str | None = None,
+        paused: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[Schedule]:
+        """Ordered by (workflow slug, trigger id); ``owner`` keeps the schedules of that
+        user's workflows, ``paused`` those paused (True) or not (False)."""
+        ...
+
+    def due(self, now: datetime, *, limit: int = 100) -> builtins.list[Schedule]:
+        """Schedules whose ``wake_at`` is at or before ``now``, earliest first."""
+        ...
+
+    def save(
+        self,
+        schedule: Schedule,
+        fires: Sequence[tuple[str, Run]] = (),
+        *,
+        key_ttl_s: float = 7 * 86400.0,
+    ) -> tuple[Schedule, builtins.list[tuple[Run, bool]]]:
+        """Compare-and-set: store ``schedule`` if the stored one still has ``schedule.rev``
+        (the stored copy gets ``rev + 1``), together with ``fires`` — each run stored with its
+        fire key as a delivery of (workflow, trigger), unless that key was stored within
+        ``key_ttl_s`` — in ONE transaction. Returns the stored schedule and, per fire, the run
+        of that key and whether it is new. ConflictError (``schedule_changed``) if someone else
+        stored a change first, NotFoundError if the schedule is gone; then nothing is stored."""
+        ...
+
+    def delete(self, schedule_id: str) -> None:
+        """No-op if it does not exist."""
+        ...
+
+
 class Store(Protocol):
     @property
     def workflows(self) -> WorkflowRepository: ...
@@ -391,6 +444,9 @@ class Store(Protocol):
 
     @property
     def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def schedules(self) -> ScheduleRepository: ...
 
     def checkpointer(self) -> Any:
         """A LangGraph ``BaseCheckpointSaver`` on the same database."""

@@ -9,6 +9,7 @@ from workspace import dsl
 from workspace.domain.ports import Store
 from workspace.domain.workflow import Version, Workflow
 from workspace.errors import ConflictError, NotFoundError, ValidationError
+from workspace.runtime.scheduler.sync import ScheduleSync
 from workspace.sdk.registry import NodeRegistry
 
 
@@ -16,6 +17,8 @@ class WorkflowService:
     def __init__(self, store: Store, registry: NodeRegistry) -> None:
         self.store = store
         self.registry = registry
+        #: publishing a version syncs the workflow's schedules with it
+        self.schedule_sync = ScheduleSync(store, registry)
 
     def _base(self, slug: str) -> str:
         """The DSL of a workflow's latest version (for ``based_on:``)."""
@@ -93,10 +96,13 @@ class WorkflowService:
             except NotFoundError:
                 latest = None
             if latest is not None and latest.content_hash == draft.graph.content_hash():
+                self.schedule_sync.sync(wf, latest)
                 return latest
-        return repo.add_version(
+        version = repo.add_version(
             Version.of(wf.id, draft.graph, dsl=draft.dsl, author=author, message=message)
         )
+        self.schedule_sync.sync(wf, version)
+        return version
 
     def export(self, slug: str, *, format: str = "yaml", version: int | None = None) -> str:
         repo = self.store.workflows

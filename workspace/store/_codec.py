@@ -16,6 +16,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from workspace.domain.events import Event
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.schedule import Schedule
 from workspace.errors import ValidationError
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "json_value",
     "normalize_event",
     "normalize_run",
+    "normalize_schedule",
     "normalize_step",
     "run_changes",
     "utc",
@@ -79,6 +81,26 @@ def normalize_run(run: Run) -> Run:
     }
     update.update({f: utc_or_none(getattr(run, f)) for f in _RUN_TIME_FIELDS})
     return run.model_copy(update=update)
+
+
+_SCHEDULE_TIME_FIELDS = (
+    "next_fire_at",
+    "retry_at",
+    "retry_slot",
+    "last_fire_at",
+    "wake_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def normalize_schedule(schedule: Schedule) -> Schedule:
+    """A stored copy of ``schedule``: datetimes (also of its runs in flight) in UTC."""
+    update: dict[str, Any] = {f: utc_or_none(getattr(schedule, f)) for f in _SCHEDULE_TIME_FIELDS}
+    update["in_flight"] = tuple(
+        e.model_copy(update={"slot": utc(e.slot)}) for e in schedule.in_flight
+    )
+    return schedule.model_copy(update=update)
 
 
 def normalize_step(step: StepRecord) -> StepRecord:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workspace.domain.events import Event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
+from workspace.domain.schedule import Schedule
 from workspace.domain.workflow import Draft, Version, Workflow, utcnow
 from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import json_value, normalize_event, normalize_run, normalize_step, utc
@@ -27,6 +28,7 @@ from workspace.store.memory_ops import (
     MemoryLeaseRepository,
     MemoryWorkerRegistry,
 )
+from workspace.store.memory_schedules import MemoryScheduleRepository
 
 __all__ = ["MemoryEventLog", "MemoryRunRepository", "MemoryStore", "MemoryWorkflowRepository"]
 
@@ -53,6 +55,7 @@ class _Data:
         self.drafts: dict[str, Draft] = {}
         self.versions: dict[str, list[Version]] = {}
         self.runs: dict[str, _RunState] = {}
+        self.schedules: dict[str, Schedule] = {}  # by id
 
     def run_state(self, run_id: str) -> _RunState:
         state = self.runs.get(run_id)
@@ -137,6 +140,10 @@ class MemoryWorkflowRepository:
             del self._d.workflows[workflow_id]
             self._d.drafts.pop(workflow_id, None)
             self._d.versions.pop(workflow_id, None)
+            for schedule_id in [
+                k for k, v in self._d.schedules.items() if v.workflow_id == workflow_id
+            ]:
+                del self._d.schedules[schedule_id]  # as the SQL foreign key cascades
 
     def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
         draft = Draft(
@@ -413,6 +420,7 @@ class MemoryStore:
         self.workers = MemoryWorkerRegistry(data)
         self.deliveries = MemoryDeliveryRepository(data)
         self.credentials = MemoryCredentialRepository()
+        self.schedules = MemoryScheduleRepository(data, self.deliveries)
         self._saver: Any = None
         self._saver_lock = threading.Lock()
 

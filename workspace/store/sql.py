@@ -15,6 +15,7 @@ from workspace.store.sql_deliveries import SqlDeliveryRepository
 from workspace.store.sql_events import SqlEventLog
 from workspace.store.sql_leases import SqlLeaseRepository, SqlWorkerRegistry
 from workspace.store.sql_runs import SqlRunRepository
+from workspace.store.sql_schedules import SqlScheduleRepository
 from workspace.store.sql_workflows import SqlWorkflowRepository
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class SqlStore:
         self.workers = SqlWorkerRegistry(db)
         self.deliveries = SqlDeliveryRepository(db, self.runs)
         self.credentials = SqlCredentialRepository(db)
+        self.schedules = SqlScheduleRepository(db, self.runs)
         self._saver: SqlCheckpointSaver | None = None
         self._lock = threading.Lock()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, Connection, delete, insert, select
 
 from workspace.domain.run import Run
 from workspace.domain.workflow import utcnow
@@ -13,9 +13,48 @@ from workspace.store.engine import Database, IntegrityViolation
 from workspace.store.sql_runs import SqlRunRepository, run_row
 from workspace.store.tables import deliveries, runs
 
-__all__ = ["SqlDeliveryRepository"]
+__all__ = ["SqlDeliveryRepository", "deliver_in"]
 
 _ATTEMPTS = 5
+
+
+def _where(workflow_id: str, trigger_id: str, key: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        deliveries.c.workflow_id == workflow_id,
+        deliveries.c.trigger_id == trigger_id,
+        deliveries.c.key == key,
+    )
+
+
+def deliver_in(
+    conn: Connection, run: Run, *, workflow_id: str, trigger_id: str, key: str, ttl_s: float
+) -> tuple[Run | None, str | None]:
+    """Inside an open write transaction: store ``run`` with its delivery ``key`` unless the key
+    was delivered within its TTL. Returns ``(stored run, None)`` or ``(None, id of the run the
+    key was first delivered with)``. A concurrent insert of the same key raises
+    ``IntegrityViolation`` (the transaction is then void)."""
+    where = _where(workflow_id, trigger_id, key)
+    now = utcnow()
+    row = conn.execute(select(deliveries.c.run_id, deliveries.c.expires_at).where(*where)).first()
+    if row is not None and row[1] > now:
+        return None, str(row[0])
+    if row is not None:
+        conn.execute(delete(deliveries).where(*where))
+    stored, values = run_row(run)
+    conn.execute(insert(runs), [values])
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "workflow_id": workflow_id,
+                "trigger_id": trigger_id,
+                "key": key,
+                "run_id": run.id,
+                "expires_at": now + timedelta(seconds=ttl_s),
+            }
+        ],
+    )
+    return stored, None
 
 
 class SqlDeliveryRepository:
@@ -26,41 +65,24 @@ class SqlDeliveryRepository:
     def create_run(
         self, run: Run, *, workflow_id: str, trigger_id: str, key: str, ttl_s: float
     ) -> tuple[Run, bool]:
-        where = (
-            deliveries.c.workflow_id == workflow_id,
-            deliveries.c.trigger_id == trigger_id,
-            deliveries.c.key == key,
-        )
         for _ in range(_ATTEMPTS):
-            now = utcnow()
             try:
                 with self._db.write() as conn:
-                    row = conn.execute(
-                        select(deliveries.c.run_id, deliveries.c.expires_at).where(*where)
-                    ).first()
-                    if row is not None and row[1] > now:
-                        existing = row[0]
-                    else:
-                        if row is not None:
-                            conn.execute(delete(deliveries).where(*where))
-                        stored, values = run_row(run)
-                        conn.execute(insert(runs), [values])
-                        conn.execute(
-                            insert(deliveries),
-                            [
-                                {
-                                    "workflow_id": workflow_id,
-                                    "trigger_id": trigger_id,
-                                    "key": key,
-                                    "run_id": run.id,
-                                    "expires_at": now + timedelta(seconds=ttl_s),
-                                }
-                            ],
-                        )
-                        return stored, True
+                    stored, existing = deliver_in(
+                        conn,
+                        run,
+                        workflow_id=workflow_id,
+                        trigger_id=trigger_id,
+                        key=key,
+                        ttl_s=ttl_s,
+                    )
             except IntegrityViolation:
                 continue  # a concurrent delivery of the same key won: read its run
+            if stored is not None:
+                return stored, True
+            assert existing is not None
             return self._runs.get(existing), False
+        where = _where(workflow_id, trigger_id, key)
         with self._db.read() as conn:
             existing = conn.execute(select(deliveries.c.run_id).where(*where)).scalar_one()
         return self._runs.get(existing), False

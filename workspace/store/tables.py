@@ -52,6 +52,7 @@ __all__ = [
     "journal",
     "metadata",
     "runs",
+    "schedules",
     "steps",
     "users",
     "versions",
@@ -313,6 +314,43 @@ workspace_meta = Table(
     metadata,
     Column("key", Key, primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Key, primary_key=True),
+    # a deleted workflow takes its schedules with it
+    Column("workflow_id", Key, ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False),
+    Column("workflow_slug", Key, nullable=False),
+    Column("trigger_id", Key, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("config_hash", Text, nullable=False),
+    Column("next_fire_at", UTCDateTime, nullable=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("fires", Integer, nullable=False, default=0),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime, nullable=True),
+    Column("retry_slot", UTCDateTime, nullable=True),
+    Column("last_fire_at", UTCDateTime, nullable=True),
+    Column("last_run_id", Key, nullable=True),
+    Column("last_status", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    #: runs started and not yet seen finished: [{run_id, slot, kind, attempt, sent}]
+    Column("in_flight", Json, nullable=False),
+    #: when a scheduler must look at the schedule next (``Schedule.attention_at``)
+    Column("wake_at", UTCDateTime, nullable=True),
+    #: bumped by every write: the compare-and-set guard of ``ScheduleRepository.save``
+    Column("rev", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workflow_id", "trigger_id"),
+    Index("ix_schedules_wake_at", "wake_at"),
+    Index("ix_schedules_workflow_slug_trigger_id", "workflow_slug", "trigger_id"),
 )
 
 # --- LangGraph checkpoints (workspace.store.checkpointer) -------------------------------------
