@@ -40,21 +40,16 @@ def test_both_providers_answer_through_their_real_clients(
         "oa", "openai", KEY, base_url=llm.openai_base_url, params={"model": "gpt-4o-mini"}
     )
     mem_ws.credentials.create("an", "anthropic", KEY, base_url=llm.anthropic_base_url)
-    resolved, chat = mem_ws.models.chat({"credential": "oa", "temperature": 0}, owner=None)
-    assert resolved.describe()["model"] == "gpt-4o-mini"
-    msg = chat.invoke("ping")
+    chat = mem_ws.models.chat({"credential": "oa", "temperature": 0}, owner=None)
+    assert chat.described["model"] == "gpt-4o-mini" and chat.context_window == 128_000
+    msg = chat.client.invoke("ping")
     assert msg.content == "pong" and msg.usage_metadata["input_tokens"] == 3
-    resolved, chat = mem_ws.models.chat(
-        {"capability": "claude-haiku-4-5", "max_tokens": 20}, owner=None
-    )
-    assert resolved.credential == "an"
-    assert chat.invoke("ping").content == "pong"
-    streamed = "".join(
-        str(c.content)
-        for c in mem_ws.models.chat({"credential": "oa"}, owner=None, streaming=True)[1].stream(
-            "ping"
-        )
-    )
+    assert chat.price(1_000_000, 1_000_000) == 0.75
+    chat = mem_ws.models.chat({"capability": "claude-haiku-4-5", "max_tokens": 20}, owner=None)
+    assert chat.described["credential"] == "an"
+    assert chat.client.invoke("ping").content == "pong"
+    streaming = mem_ws.models.chat({"credential": "oa"}, owner=None, streaming=True)
+    streamed = "".join(str(c.content) for c in streaming.client.stream("ping"))
     assert streamed == "pong"
     sent = [r.model for r in llm.requests()]
     assert sent == ["gpt-4o-mini", "claude-haiku-4-5", "gpt-4o-mini"]

@@ -91,6 +91,7 @@ class LoopBody:
                         memoize=True,
                         interrupt=self.interrupt,
                         body_runner=sub,
+                        attached=self.topology.attached(node_id),
                     )
                 )
             except NodeFailed as exc:

@@ -106,6 +106,7 @@ def _view(
 def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, RunnableConfig], Any]:
     scope = topology.main
     node = topology.nodes[node_id]
+    attached = topology.attached(node_id)
     incoming = scope.incoming[node_id]
     successors = list(scope.successors[node_id])
     handled = any(e.kind == EdgeKind.ERROR for e in topology.graph.outgoing(node_id))
@@ -154,6 +155,7 @@ def _node_function(topology: Topology, node_id: str) -> Callable[[RunState, Runn
             handled=handled,
             interrupt=ask,
             body_runner=body,
+            attached=attached,
         )
         while True:
             try:
@@ -186,7 +188,7 @@ def compile_flow(topology: Topology, checkpointer: Any, *, entries: bool = False
     for node_id in topology.main.nodes:
         builder.add_node(
             node_id,
-            _node_function(topology, node_id),  # type: ignore[call-overload]
+            _node_function(topology, node_id),  # type: ignore[call-overload, arg-type, unused-ignore]
             destinations=topology.main.successors[node_id],
         )
     trigger_id = topology.trigger_id

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+
+import pydantic
 
 from workspace.domain.events import EventType
 from workspace.domain.graph import RESERVED_NODE_IDS
 from workspace.domain.ports import RunRepository
 from workspace.engine.services import RunContext
-from workspace.errors import ExpressionError, NodeError
+from workspace.errors import ExpressionError, NodeError, NodeTimeout, PlaitError, ValidationError
 from workspace.expressions import MISSING, PathError, lookup_path
 from workspace.sdk.context import LoopInfo
-from workspace.sdk.signals import Suspend
+from workspace.sdk.models import Attached, ChatModel, Conversation
+from workspace.sdk.node import NodeResult
+from workspace.sdk.signals import ControlSignal, Suspend
 
 T = TypeVar("T")
 
@@ -71,8 +75,11 @@ class EngineNodeContext:
         body_runner: Callable[[LoopInfo], Any] | None,
         timeout_s: float | None,
         answer_timeout_s: float | None = None,
+        attached: tuple[Attached, ...] = (),
     ) -> None:
         self._rc = rc
+        self._attached = attached
+        self._tools_called = 0
         self.run_id = rc.run.id
         self.workflow = rc.run.workflow_slug
         self.node_id = node_id
@@ -208,3 +215,154 @@ class EngineNodeContext:
         if run_left is not None:
             options.append(run_left)
         return min(options) if options else None
+
+    # -- AI nodes ------------------------------------------------------------------------------
+
+    def attached(self, kind: str) -> Sequence[Attached]:
+        return [a for a in self._attached if a.kind == kind]
+
+    def _fail(self, message: str, code: str) -> NodeError:
+        return NodeError(message, code=code, node_id=self.node_id, retryable=False)
+
+    def chat_model(self, spec: Any = None, *, streaming: bool = False) -> ChatModel:
+        models = self._rc.services.models
+        if models is None:
+            raise self._fail("no LLM providers are configured in this engine", "no_models")
+        if spec is None:
+            llm = self.attached("llm")
+            spec = self.render(llm[0].config, field="model") if llm else {"inherit": True}
+        try:
+            return models.chat(
+                spec,
+                workflow_id=self._rc.run.workflow_id,
+                default=self._rc.settings.get("model"),
+                streaming=streaming,
+            )
+        except ValidationError as exc:  # no model reachable, a bad spec: say it on this node
+            raise self._fail(f"node {self.node_id!r}: {exc.message}", exc.code) from None
+        except pydantic.ValidationError as exc:
+            raise self._fail(f"node {self.node_id!r}: invalid model: {exc}", "bad_model") from None
+
+    def _tool(self, node_id: str) -> Attached:
+        tool = next((a for a in self.attached("tool") if a.node_id == node_id), None)
+        if tool is None:
+            raise self._fail(f"node {self.node_id!r} has no tool {node_id!r}", "unknown_tool")
+        return tool
+
+    def tool_spec(self, node_id: str) -> dict[str, Any]:
+        """``{"name", "description", "parameters"}`` of an attached tool: its config schema
+        without the fields its attachment already fixes (those are not the model's to set)."""
+        tool = self._tool(node_id)
+        node_type = self._rc.services.registry.get(tool.type)
+        schema = node_type.Config.model_json_schema()
+        fixed = set(tool.config)
+        props = {k: v for k, v in schema.get("properties", {}).items() if k not in fixed}
+        params: dict[str, Any] = {"type": "object", "properties": props}
+        required = [k for k in schema.get("required", []) if k not in fixed]
+        if required:
+            params["required"] = required
+        if "$defs" in schema:
+            params["$defs"] = schema["$defs"]
+        about = node_type.spec().description
+        return {
+            "name": tool.node_id,
+            "description": f"{tool.label}: {about}" if tool.label else about or tool.type,
+            "parameters": params,
+        }
+
+    def call_tool(self, node_id: str, arguments: Mapping[str, Any]) -> Any:
+        tool = self._tool(node_id)
+        index = self._tools_called
+        self._tools_called += 1
+        node_type = self._rc.services.registry.get(tool.type)
+        iteration = (
+            f"{self.iteration}/{self.node_id}#{index}"
+            if self.iteration
+            else (f"{self.node_id}#{index}")
+        )
+        args = dict(arguments)
+        self.emit(
+            "tool_started",
+            {"tool": tool.node_id, "type": tool.type, "call": index, "arguments": args},
+        )
+        started = time.monotonic()
+
+        def invoke() -> Any:
+            # the attachment's own config (templates rendered in this node's scope) wins over
+            # the model's arguments; the model's strings are data, never rendered as templates
+            fixed = self._rc.services.expressions.render(
+                tool.config, self._scope, node_id=tool.node_id, raw_fields=node_type.raw_fields
+            )
+            try:
+                config = node_type.Config.model_validate({**args, **fixed})
+            except pydantic.ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise NodeError(
+                    f"tool {tool.node_id!r}: invalid arguments: {problems}",
+                    code="bad_tool_arguments",
+                    node_id=tool.node_id,
+                    retryable=False,
+                ) from None
+            ctx = EngineNodeContext(
+                self._rc,
+                node_id=tool.node_id,
+                attempt=1,
+                iteration=iteration,
+                scope={**self._scope, "input": args},
+                loop=self.loop,
+                interrupt=self._interrupt,
+                body_runner=None,
+                timeout_s=self._timeout_s,
+            )
+            value = node_type.execute(ctx, config, args)
+            if isinstance(value, NodeResult):
+                return value.output
+            return value if isinstance(value, dict) else {"output": value}
+
+        try:
+            if node_type.side_effects:
+                output = self.journal(f"{self.idempotency_key}:tool#{index}", invoke)
+            else:
+                output = invoke()
+        except (ControlSignal, NodeTimeout):
+            raise
+        except Exception as exc:
+            error = (
+                exc.to_dict()
+                if isinstance(exc, PlaitError)
+                else {"code": "exception", "message": str(exc) or type(exc).__name__}
+            )
+            self.emit(
+                "tool_finished",
+                {
+                    "tool": tool.node_id,
+                    "call": index,
+                    "error": error,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                },
+            )
+            raise
+        self.emit(
+            "tool_finished",
+            {
+                "tool": tool.node_id,
+                "call": index,
+                "output": output,
+                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+            },
+        )
+        return output
+
+    def add_usage(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        self._rc.add_usage(self.node_id, self.iteration, input_tokens + output_tokens, cost)
+
+    def conversation(self) -> Conversation:
+        store = self._rc.services.conversations
+        if store is None:
+            raise self._fail("conversation memory is not available in this engine", "no_memory")
+        run = self._rc.run
+        # thread = user + channel + workflow (SPEC §7); a run with no channel is its own thread
+        return store.open(f"{run.workflow_slug}:{run.user or '-'}:{run.thread_id or run.id}")

@@ -23,6 +23,7 @@ from workspace.engine.limits import call_with_timeout
 from workspace.engine.services import RunContext
 from workspace.errors import NodeError, NodeTimeout, PlaitError
 from workspace.sdk.context import LoopInfo
+from workspace.sdk.models import Attached
 from workspace.sdk.node import NodeResult, NodeType
 from workspace.sdk.signals import ControlSignal, Suspend
 
@@ -54,6 +55,8 @@ class Outcome:
     output: Any = None
     route: str | None = None
     error: dict[str, Any] | None = None
+    #: LLM ``tokens`` / ``cost`` the node used (journaled with the outcome, so a replay keeps them)
+    usage: dict[str, Any] | None = None
 
 
 @dataclass
@@ -70,6 +73,8 @@ class NodeCall:
     memoize: bool = False  # journal the outcome even without side effects (loop bodies)
     interrupt: Callable[[dict[str, Any]], Any] | None = None
     body_runner: Callable[[LoopInfo], Any] | None = None
+    #: nodes attached to this one (llm / tool / memory edges)
+    attached: tuple[Attached, ...] = ()
 
 
 def error_object(exc: BaseException, node_id: str, attempt: int) -> dict[str, Any]:
@@ -175,9 +180,11 @@ class NodeExecutor:
                     call,
                     step.model_copy(update={"attempt": attempt}),
                     t0,
-                    Outcome("failed", error=err),
+                    Outcome("failed", error=err, usage=rc.take_usage(node.id, call.iteration)),
                 )
-        outcome = Outcome("succeeded", result.output, result.route)
+        outcome = Outcome(
+            "succeeded", result.output, result.route, usage=rc.take_usage(node.id, call.iteration)
+        )
         if journaled:
             # outside the retry loop: a result that cannot be journaled fails the node without
             # repeating a side effect that already happened
@@ -231,6 +238,7 @@ class NodeExecutor:
             body_runner=call.body_runner,
             timeout_s=timeout,
             answer_timeout_s=answer_timeout,
+            attached=call.attached,
         )
         if node_type.is_trigger:
             payload = call.trigger
@@ -289,6 +297,9 @@ class NodeExecutor:
     ) -> Outcome:
         rc = self.rc
         duration_ms = round((time.perf_counter() - t0) * 1000, 3)
+        usage = outcome.usage or {}
+        if usage:
+            step = step.model_copy(update=usage)
         if outcome.status == "succeeded":
             done = step.model_copy(
                 update={
@@ -308,6 +319,7 @@ class NodeExecutor:
                 duration_ms=duration_ms,
                 iteration=call.iteration,
                 replayed=replayed,
+                **usage,
             )
             return outcome
         failed = step.model_copy(
@@ -321,6 +333,7 @@ class NodeExecutor:
             duration_ms=duration_ms,
             iteration=call.iteration,
             handled=call.handled,
+            **usage,
         )
         if not call.handled:
             raise NodeFailed(outcome.error or {})

@@ -186,7 +186,13 @@ class Engine:
         timeout = graph.settings.get("timeout_s") or self.services.default_run_timeout_s
         if timeout and run.started_at is not None:
             deadline = run.started_at.timestamp() + float(timeout)
-        return RunContext(run=run, services=self.services, deadline=deadline, depth=depth)
+        return RunContext(
+            run=run,
+            services=self.services,
+            deadline=deadline,
+            depth=depth,
+            settings=graph.settings,
+        )
 
     def _config(self, rc: RunContext) -> dict[str, Any]:
         return {"configurable": {"thread_id": rc.run.id, RC_KEY: rc}, "recursion_limit": 10_000}

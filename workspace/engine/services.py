@@ -19,6 +19,7 @@ from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
+from workspace.sdk.models import Conversation, ModelSource
 from workspace.sdk.registry import NodeRegistry
 from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
 
@@ -53,6 +54,10 @@ class FailureHook(Protocol):
     def stored(self, runs: list[Run]) -> None: ...
 
 
+class ConversationStore(Protocol):
+    def open(self, thread: str) -> Conversation: ...
+
+
 @dataclass
 class EngineServices:
     """Long-lived collaborators shared by every run an engine executes."""
@@ -64,6 +69,10 @@ class EngineServices:
     limits: Mapping[str, Any] = field(default_factory=dict)
     child_runner: ChildRunner | None = None
     failure_hook: FailureHook | None = None
+    #: LLM clients for AI nodes (the runtime's model service); None: no AI in this engine
+    models: ModelSource | None = None
+    #: conversation threads (agent memory); None: conversations are not kept
+    conversations: ConversationStore | None = None
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a
     #: timer, worker released) instead of sleeping; None: always sleep (inline driving)
     suspend_after_s: float | None = None
@@ -89,6 +98,10 @@ class RunContext:
     services: EngineServices
     deadline: float | None = None  # time.time() by which the run must finish
     depth: int = 0
+    #: the workflow's settings (default ``model:``, ``budget`` ...)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: LLM tokens and cost counted per (node id, iteration) until its step is recorded
+    usage: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     #: the run's status was just read or written by whoever built this context
     _last_poll: float = field(default_factory=time.monotonic)
     #: this run's events and step records are copies of these (cheaper than building each)
@@ -203,6 +216,22 @@ class RunContext:
             raise RunCancelled(self.run.id)
         if status == RunStatus.PAUSED:
             raise RunPaused(self.run.id)
+
+    def add_usage(self, node_id: str, iteration: str, tokens: int, cost: float | None) -> None:
+        """Count tokens and cost on a node's step (cost None: unknown, and stays unknown)."""
+        entry = self.usage.setdefault((node_id, iteration), [0, 0.0, True])
+        entry[0] += tokens
+        if cost is None:
+            entry[2] = False
+        else:
+            entry[1] += cost
+
+    def take_usage(self, node_id: str, iteration: str) -> dict[str, Any]:
+        """The step fields ``tokens`` / ``cost`` counted for a node (and forget them)."""
+        entry = self.usage.pop((node_id, iteration), None)
+        if entry is None:
+            return {}
+        return {"tokens": entry[0], "cost": round(entry[1], 8) if entry[2] else None}
 
     def remaining_s(self) -> float | None:
         if self.deadline is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from workspace.domain.graph import ATTACHMENT_KINDS, Edge, EdgeKind, Node, WorkflowGraph
 from workspace.errors import ValidationError
+from workspace.sdk.models import Attached
 
 #: edges that schedule within one scope (loop edges open and close body scopes)
 _SCOPE_KINDS = frozenset({EdgeKind.DATA, EdgeKind.ROUTE, EdgeKind.ERROR})
@@ -63,6 +64,14 @@ class Topology:
     loops: dict[str, Scope] = field(default_factory=dict)
     attachments: dict[str, tuple[Edge, ...]] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)  # declaration index
+
+    def attached(self, node_id: str) -> tuple[Attached, ...]:
+        """The nodes attached to ``node_id`` (llm / tool / memory edges), in edge order."""
+        out = []
+        for edge in self.attachments.get(node_id, ()):
+            node = self.graph.node(edge.source)
+            out.append(Attached(node.id, node.type, edge.kind.value, dict(node.config), node.label))
+        return tuple(out)
 
     @property
     def nodes(self) -> dict[str, Node]:

@@ -14,10 +14,11 @@ from pydantic import SecretStr
 
 from workspace.ai import ModelCatalog, Reach, ResolvedModel, resolve_model
 from workspace.domain.credentials import Credential, CredentialKind
+from workspace.domain.ports import WorkflowRepository
 from workspace.runtime.credentials import CredentialService
-from workspace.sdk.models import ModelSpec
+from workspace.sdk.models import ChatModel, ModelSpec
 
-__all__ = ["ModelService"]
+__all__ = ["ModelService", "WorkflowModels"]
 
 _LLM_KINDS = {CredentialKind.OPENAI: "openai", CredentialKind.ANTHROPIC: "anthropic"}
 
@@ -59,15 +60,25 @@ class ModelService:
 
     def chat(
         self,
-        spec: ModelSpec | Mapping[str, Any],
+        spec: ModelSpec | Mapping[str, Any] | None,
         *,
         owner: str | None,
         default: Any = None,
         streaming: bool = False,
-    ) -> tuple[ResolvedModel, Any]:
-        """The resolved choice and a ready LangChain chat model for it."""
-        resolved = self.resolve(spec, owner=owner, default=default)
-        return resolved, self.client(resolved, owner=owner, streaming=streaming)
+    ) -> ChatModel:
+        """A ready LangChain chat model for ``spec`` (None: the default ``model:``)."""
+        resolved = self.resolve(spec or {"inherit": True}, owner=owner, default=default)
+        info = resolved.info
+
+        def price(input_tokens: int, output_tokens: int) -> float | None:
+            return None if info is None else info.cost(input_tokens, output_tokens)
+
+        return ChatModel(
+            client=self.client(resolved, owner=owner, streaming=streaming),
+            described=resolved.describe(),
+            price=price,
+            context_window=info.context_window if info is not None else None,
+        )
 
     def client(self, resolved: ResolvedModel, *, owner: str | None, streaming: bool) -> Any:
         cred, secret = self.credentials.reveal_for(resolved.credential, owner)
@@ -100,3 +111,26 @@ class ModelService:
             stream_usage=True,
             **common,
         )
+
+
+class WorkflowModels:
+    """The engine's :class:`~workspace.sdk.models.ModelSource`: models for a workflow, with
+    the credentials its owner may use."""
+
+    def __init__(self, service: ModelService, workflows: WorkflowRepository) -> None:
+        self.service = service
+        self.workflows = workflows
+        self._owners: dict[str, str | None] = {}
+
+    def chat(
+        self,
+        spec: ModelSpec | Mapping[str, Any] | None,
+        *,
+        workflow_id: str,
+        default: Any,
+        streaming: bool,
+    ) -> ChatModel:
+        if workflow_id not in self._owners:
+            self._owners[workflow_id] = self.workflows.get_by_id(workflow_id).owner
+        owner = self._owners[workflow_id]
+        return self.service.chat(spec, owner=owner, default=default, streaming=streaming)

@@ -23,6 +23,7 @@ from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import Version, Workflow
 from workspace.engine import Engine, EngineServices
+from workspace.engine.conversations import CheckpointConversations
 from workspace.errors import ConflictError, ValidationError
 from workspace.expressions import Expressions
 from workspace.queue.memory import MemoryEventStream
@@ -37,7 +38,7 @@ from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
-from workspace.runtime.models import ModelService
+from workspace.runtime.models import ModelService, WorkflowModels
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
@@ -86,9 +87,6 @@ class Workspace:
             settings_keyring(settings),
             test_timeout_s=settings.secrets.test_timeout_s,
         )
-        self.models = ModelService(
-            self.credentials, ModelCatalog().with_overrides(settings.ai.models)
-        )
         self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
             registry=self.registry,
@@ -103,13 +101,17 @@ class Workspace:
             default_run_timeout_s=settings.engine.default_run_timeout_s,
         )
         services.child_runner = InlineChildRunner(self, settings.engine.max_subworkflow_depth)
+        self.models = ModelService(
+            self.credentials, ModelCatalog().with_overrides(settings.ai.models)
+        )
+        services.models = WorkflowModels(self.models, store.workflows)
+        checkpointer = store.checkpointer()
+        services.conversations = CheckpointConversations(checkpointer)
         # with workers, long waits and retry backoffs park the run instead of holding a thread
         services.suspend_after_s = rt.suspend_after_s if queue is not None else None
         self.timers = Timers(self)
         services.failure_hook = ErrorTriggers(self)  # a failed run starts its watchers
-        self.engine = Engine(
-            services, store.checkpointer(), cache_size=settings.engine.graph_cache_size
-        )
+        self.engine = Engine(services, checkpointer, cache_size=settings.engine.graph_cache_size)
 
     # -- opening -------------------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from workspace.sdk.models import Attached, ChatModel, Conversation
 
 T = TypeVar("T")
 
@@ -82,4 +85,29 @@ class NodeContext(Protocol):
     @property
     def limits(self) -> Mapping[str, Any]:
         """Sandbox limits: timeout_s, memory_mb, cpu_s, allow_network, python."""
+        ...
+
+    # -- AI nodes (attachments, models, tools, usage, conversation memory) ---------------------
+
+    def attached(self, kind: str) -> Sequence[Attached]:
+        """Nodes attached to this one by ``kind`` edges (``llm``, ``tool``, ``memory``)."""
+        ...
+
+    def chat_model(self, spec: Any = None, *, streaming: bool = False) -> ChatModel:
+        """A chat model for ``spec`` (a ModelSpec or its dict); None: this node's ``llm``
+        attachment, else the workflow's default ``model:``."""
+        ...
+
+    def call_tool(self, node_id: str, arguments: Mapping[str, Any]) -> Any:
+        """Run the attached tool node ``node_id`` with ``arguments`` filling its open config
+        fields; returns its output (raises NodeError when it fails). Emits ``tool_started`` /
+        ``tool_finished``; a side-effecting tool is journaled (never repeated on resume)."""
+        ...
+
+    def add_usage(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        """Count an LLM call's tokens and cost (None: unknown) on this node's step."""
+        ...
+
+    def conversation(self) -> Conversation:
+        """This run's conversation thread (user + channel + workflow)."""
         ...

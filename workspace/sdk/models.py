@@ -15,11 +15,13 @@ model (``workspace.ai``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ModelSpec", "Preference"]
+__all__ = ["Attached", "ChatModel", "Conversation", "ModelSource", "ModelSpec", "Preference"]
 
 Preference = Literal["cheapest", "fastest", "most_capable"]
 
@@ -86,3 +88,54 @@ class ModelSpec(BaseModel):
             )
             if v is not None
         }
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A node attached to the running node by an ``llm`` / ``tool`` / ``memory`` edge."""
+
+    node_id: str
+    type: str
+    kind: str  # "llm" | "tool" | "memory"
+    config: dict[str, Any]
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatModel:
+    """A ready LangChain chat model and what may be shown about it (never the secret)."""
+
+    client: Any
+    described: dict[str, Any]
+    #: USD for (input_tokens, output_tokens); None when the model's price is unknown
+    price: Callable[[int, int], float | None]
+    context_window: int | None = None
+
+
+class ModelSource(Protocol):
+    """Resolves model specs for a workflow (implemented by the runtime)."""
+
+    def chat(
+        self,
+        spec: ModelSpec | Mapping[str, Any] | None,
+        *,
+        workflow_id: str,
+        default: Any,
+        streaming: bool,
+    ) -> ChatModel: ...
+
+
+class Conversation(Protocol):
+    """The messages of one conversation thread (user + channel + workflow), kept across runs."""
+
+    @property
+    def thread(self) -> str: ...
+
+    def messages(self) -> list[Any]:
+        """LangChain messages, oldest first."""
+        ...
+
+    def append(self, messages: Sequence[Any]) -> None:
+        """Add messages; a message whose ``id`` is already stored replaces it (so a node that
+        runs again after a crash does not repeat itself)."""
+        ...
