@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from nodes.agent import Agent, AiModel, Memory
+from nodes.classify import Categorizer, Router
 from nodes.code import Code
 from nodes.data import Filter, Merge, Transform
+from nodes.extract import Extractor, OutputParser
 from nodes.flow import Reply, Subworkflow, Wait
 from nodes.http import HttpRequest
 from nodes.human import Human
@@ -29,6 +32,13 @@ BUILTIN_TYPES: list[type[NodeType]] = [
     HttpRequest,
     Calculator,
     Datetime,
+    Agent,
+    AiModel,
+    Memory,
+    Categorizer,
+    Router,
+    Extractor,
+    OutputParser,
 ]
 
 __all__ = ["BUILTIN_TYPES"]

@@ -54,7 +54,7 @@ def test_explicit_credential_and_its_default_model() -> None:
         "claude",
         "claude-haiku-4-5",
     )
-    assert got.params == {"temperature": 0.2, "max_retries": 2}
+    assert got.params == {"temperature": 0.2, "max_retries": 0}
     assert got.info is not None and got.info.cost(1_000_000, 0) == 1.0
     with pytest.raises(ValidationError, match="has no default `model`"):
         resolve_model(spec(credential="openai-main"), reach=[OPENAI], catalog=CATALOG)
@@ -114,7 +114,7 @@ def test_inherit_takes_the_workflow_default_and_adds_its_own_params() -> None:
         spec(inherit=True, max_tokens=50), reach=[CLAUDE], catalog=CATALOG, default=default
     )
     assert (got.model_name, got.strategy) == ("claude-haiku-4-5", "inherit")
-    assert got.params == {"temperature": 0.7, "max_tokens": 50, "max_retries": 2}
+    assert got.params == {"temperature": 0.7, "max_tokens": 50, "max_retries": 0}
     with pytest.raises(ValidationError, match="`model:` is not set"):
         resolve_model(spec(inherit=True), reach=[CLAUDE], catalog=CATALOG)
 

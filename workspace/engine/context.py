@@ -127,7 +127,7 @@ class EngineNodeContext:
         )
 
     def emit(self, event_type: str, data: dict[str, Any]) -> None:
-        self._rc.emit(EventType(event_type), self.node_id, **data)
+        self._rc.emit_data(EventType(event_type), self.node_id, dict(data))
 
     def interrupt(self, request: dict[str, Any]) -> Any:
         # the n-th question of this node execution: the same key when the node re-executes

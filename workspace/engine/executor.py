@@ -143,6 +143,10 @@ class NodeExecutor:
                     delay = policy.delay_for(attempt)
                     if policy.jitter:
                         delay *= random.uniform(0.5, 1.0)
+                    # a service that said when to come back (HTTP 429 retry-after) is obeyed
+                    hint = exc.details.get("retry_after_s") if isinstance(exc, PlaitError) else None
+                    if isinstance(hint, int | float) and hint > delay:
+                        delay = float(hint)
                     self._retry_fits(delay, node.id)
                     until = utcnow() + timedelta(seconds=delay)
                     # journaled before it is announced: a re-execution (after a park or a

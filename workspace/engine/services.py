@@ -147,6 +147,10 @@ class RunContext:
         )
 
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
+        return self.emit_data(type, node_id, data)
+
+    def emit_data(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
+        """Like :meth:`emit`, with the data as a dict (any keys, ``type`` included)."""
         return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
 
     def emit_with_checkpoint(self, type: EventType, **data: Any) -> None:

@@ -85,7 +85,7 @@ class ModelService:
         params = resolved.params
         common: dict[str, Any] = {
             "api_key": SecretStr(secret),
-            "max_retries": params.get("max_retries", 2),
+            "max_retries": params.get("max_retries", 0),
             "timeout": params.get("timeout_s"),
         }
         if "temperature" in params:

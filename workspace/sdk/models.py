@@ -44,7 +44,13 @@ class ModelSpec(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
     timeout_s: float | None = Field(default=None, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
+    max_retries: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="The client's own retries (default none: the node's `retry` policy decides, "
+        "and honours a provider's retry-after).",
+    )
 
     @model_validator(mode="after")
     def _one_strategy(self) -> ModelSpec:
