@@ -14,6 +14,13 @@ from nodes.catalog import BUILTIN_TYPES
 from workspace.sdk import NodeRegistry, NodeType
 
 EXPECTED = {
+    "agent",
+    "ai_model",
+    "memory",
+    "categorizer",
+    "router",
+    "extractor",
+    "output_parser",
     "trigger_manual",
     "trigger_chat",
     "trigger_webhook",
@@ -81,9 +88,10 @@ def test_pausing_types() -> None:
 
 def test_routing_types() -> None:
     routing = {t.name for t in BUILTIN_TYPES if t.routes}
-    assert routing == {"switch", "assertion", "human"}
+    assert routing == {"switch", "assertion", "human", "categorizer", "router"}
     side_effects = {t.name for t in BUILTIN_TYPES if t.side_effects}
-    assert side_effects == {"subworkflow", "http_request"}
+    # an agent's or extractor's result is journaled: resuming never pays for it twice
+    assert side_effects == {"subworkflow", "http_request", "agent", "extractor"}
 
 
 ALLOWED_ROOTS = {"workspace.sdk", "workspace.domain", "workspace.errors", "nodes"}

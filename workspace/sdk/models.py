@@ -41,9 +41,11 @@ class ModelSpec(BaseModel):
         validation_alias=AliasChoices("model_name", "model"),
         description="Model to call with `credential` (default: the credential's `model`).",
     )
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    timeout_s: float | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens in an answer.")
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Time limit of one model call (the call is cancelled)."
+    )
     max_retries: int = Field(
         default=0,
         ge=0,
