@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.contracts.storekit import event, make_run, race
+from tests.contracts.storekit import event, make_run, make_workflow, race
 from workspace.domain.events import Event, EventType
 from workspace.domain.ports import Store
 from workspace.domain.run import RunStatus, StepRecord, StepStatus
-from workspace.domain.workflow import Workflow
+from workspace.domain.usage import Usage
+from workspace.domain.workflow import Workflow, utcnow
 from workspace.errors import NotFoundError, ValidationError
 
 # --- steps and journal ------------------------------------------------------------------------
@@ -239,3 +240,35 @@ def test_record_for_an_unknown_run_stores_nothing(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.events.record([ghost], [event(run, EventType.NODE_STARTED)])
     assert store.events.list(run.id) == []
+
+
+def test_usage_sums_tokens_and_known_costs(store: Store) -> None:
+    wf = make_workflow(store)
+    a, b = make_run(store, wf), make_run(store, wf)
+    other = make_run(store)
+
+    def step(run_id: str, node: str, tokens: int | None, cost: float | None) -> None:
+        store.runs.save_step(
+            StepRecord(
+                run_id=run_id, node_id=node, status=StepStatus.SUCCEEDED, tokens=tokens, cost=cost
+            )
+        )
+
+    step(a.id, "x", 100, 0.5)
+    step(a.id, "y", 50, None)  # a model without a known price
+    step(a.id, "z", None, None)  # no LLM
+    step(b.id, "x", 10, 0.25)
+    step(other.id, "x", 1000, 9.0)
+    assert store.runs.usage(run_ids=[a.id]) == Usage(150, 0.5, 1)
+    assert store.runs.usage(run_ids=[a.id, b.id]) == Usage(160, 0.75, 1)
+    assert store.runs.usage(run_ids=[]) == Usage()
+    assert store.runs.usage(workflow_id=a.workflow_id) == Usage(160, 0.75, 1)
+    assert (
+        store.runs.usage(workflow_id=a.workflow_id, since=utcnow() + timedelta(hours=1)) == Usage()
+    )
+    assert store.runs.usage(run_ids=[a.id]).to_dict() == {
+        "tokens": 150,
+        "cost_usd": None,
+        "known_cost_usd": 0.5,
+        "unpriced_steps": 1,
+    }

@@ -28,6 +28,7 @@ from workspace.domain.events import Event
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import Workflow
 from workspace.errors import AccessDenied, PlaitError, ValidationError
+from workspace.runtime.handle import run_usage
 from workspace.runtime.workspace import Workspace
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -97,7 +98,11 @@ def _visible_runs(
 def get_run(run_id: str, ws: WS, user: Caller) -> dict[str, Any]:
     run = owned_run(ws, user, run_id)
     steps = ws.store.runs.list_steps(run.id)
-    return {**run.model_dump(mode="json"), "steps": [s.model_dump(mode="json") for s in steps]}
+    return {
+        **run.model_dump(mode="json"),
+        "steps": [s.model_dump(mode="json") for s in steps],
+        "usage": run_usage(ws.store, run.id).to_dict(),
+    }
 
 
 @router.post("/{run_id}/cancel")

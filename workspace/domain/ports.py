@@ -19,6 +19,7 @@ from workspace.domain.graph import WorkflowGraph
 from workspace.domain.operations import Lease, WorkerInfo
 from workspace.domain.run import Run, RunStatus, StepRecord
 from workspace.domain.schedule import Schedule
+from workspace.domain.usage import Usage
 from workspace.domain.workflow import Draft, Version, Workflow
 
 
@@ -107,6 +108,17 @@ class RunRepository(Protocol):
 
     def list_steps(self, run_id: str) -> builtins.list[StepRecord]:
         """In first-started order."""
+        ...
+
+    def usage(
+        self,
+        *,
+        run_ids: Sequence[str] | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+    ) -> Usage:
+        """Tokens and cost summed over the steps of ``run_ids``, or of the runs of
+        ``workflow_id`` created at or after ``since``."""
         ...
 
     def journal_get(self, run_id: str, key: str) -> Any | None:

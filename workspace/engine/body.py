@@ -12,7 +12,8 @@ from typing import Any
 
 from workspace.domain.graph import EdgeKind
 from workspace.engine.activation import FAILED, SKIPPED, SUCCEEDED, Finished, decide, node_input
-from workspace.engine.executor import NodeCall, NodeExecutor, NodeFailed
+from workspace.engine.executor import NodeCall, NodeExecutor
+from workspace.engine.failures import NodeFailed
 from workspace.engine.topology import Topology
 from workspace.errors import NodeError
 from workspace.sdk.context import LoopInfo

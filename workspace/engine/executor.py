@@ -19,6 +19,7 @@ from workspace.domain.graph import Node, RetryPolicy
 from workspace.domain.run import StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.context import EngineNodeContext, build_scope
+from workspace.engine.failures import BudgetExceeded, NodeFailed, RunTimeout
 from workspace.engine.limits import call_with_timeout
 from workspace.engine.services import RunContext
 from workspace.errors import NodeError, NodeTimeout, PlaitError
@@ -31,22 +32,6 @@ _PREVIEW_CHARS = 2000
 _NO_RETRY = RetryPolicy()
 #: journal key suffix of a node's n-th retry: ``{run}:{node}:{iteration}:retry#n``
 _RETRY = ":retry#"
-
-
-class NodeFailed(PlaitError):
-    """A node failed after its retries and no error edge handles it: the run fails."""
-
-    code = "node_failed"
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error.get("message", "node failed"), code=error.get("code"))
-        self.error = error
-
-
-class RunTimeout(NodeFailed):
-    """The run's own time limit passed; no error edge or retry applies."""
-
-    code = "run_timeout"
 
 
 @dataclass
@@ -135,7 +120,7 @@ class NodeExecutor:
                 self._check_run_deadline(node.id)
                 result = self._attempt(call, node_type, attempt)
                 break
-            except (ControlSignal, RunTimeout):
+            except (ControlSignal, RunTimeout, BudgetExceeded):
                 raise
             except Exception as exc:
                 err = error_object(exc, node.id, attempt)
@@ -339,6 +324,7 @@ class NodeExecutor:
             handled=call.handled,
             **usage,
         )
+        rc.check_budget(call.node.id)  # a budget spent (here or in a child run) stops the run
         if not call.handled:
             raise NodeFailed(outcome.error or {})
         return outcome
@@ -356,6 +342,7 @@ class NodeExecutor:
         self.rc.record(step, EventType.NODE_SKIPPED, with_checkpoint=True, iteration=iteration)
 
     def _check_run_deadline(self, node_id: str) -> None:
+        self.rc.check_budget(node_id)
         left = self.rc.remaining_s()
         if left is not None and left <= 0:
             raise RunTimeout(_run_timeout_error(node_id))

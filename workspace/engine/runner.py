@@ -9,11 +9,13 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+import pydantic
 from langgraph.types import Command
 
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus
+from workspace.domain.usage import Budget, Usage
 from workspace.domain.workflow import utcnow
 from workspace.engine.activation import FAILED, SUCCEEDED
 from workspace.engine.compiler import (
@@ -22,12 +24,13 @@ from workspace.engine.compiler import (
     CompiledFlow,
     compile_flow,
 )
-from workspace.engine.executor import NodeFailed
+from workspace.engine.failures import NodeFailed
+from workspace.engine.ledger import Ledger
 from workspace.engine.pending import due_timers, next_wake, pending_of, waiting_step
 from workspace.engine.services import EngineServices, RunContext
 from workspace.engine.state import finished_view
 from workspace.engine.topology import Topology, build_topology
-from workspace.errors import ConflictError, InvalidTransition, NotFoundError
+from workspace.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from workspace.sdk.signals import RunCancelled, RunPaused
 
 log = logging.getLogger(__name__)
@@ -192,7 +195,36 @@ class Engine:
             deadline=deadline,
             depth=depth,
             settings=graph.settings,
+            ledger=self._ledger(run, graph),
         )
+
+    def _ledger(self, run: Run, graph: WorkflowGraph) -> Ledger:
+        """The run's ledger: its budget, what it spent before (a resumed run), what the
+        workflow's other runs spent today, and its parent run's ledger (children count for
+        their parents)."""
+        raw = graph.settings.get("budget")
+        budget = None
+        if raw is not None:
+            try:
+                budget = Budget.model_validate(raw)
+            except pydantic.ValidationError as exc:
+                raise ValidationError(
+                    f"invalid budget {raw!r}: {exc.errors()[0]['msg']}", code="bad_budget"
+                ) from None
+        runs = self.services.runs
+        ledger = Ledger(budget=budget, parent=self.services.ledgers.get(run.parent_run_id or ""))
+        if budget is not None:
+            ledger.spent = runs.usage(run_ids=[run.id])
+            if budget.workflow_usd_per_day is not None:
+                today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+                all_today = runs.usage(workflow_id=run.workflow_id, since=today)
+                ledger.workflow_today = Usage(
+                    all_today.tokens - ledger.spent.tokens,
+                    all_today.cost - ledger.spent.cost,
+                    all_today.unpriced - ledger.spent.unpriced,
+                )
+        self.services.ledgers[run.id] = ledger
+        return ledger
 
     def _config(self, rc: RunContext) -> dict[str, Any]:
         return {"configurable": {"thread_id": rc.run.id, RC_KEY: rc}, "recursion_limit": 10_000}
@@ -202,6 +234,7 @@ class Engine:
             return self._invoke(rc, flow, payload, graph)
         finally:
             self.services.stop_requests.pop(rc.run.id, None)
+            self.services.ledgers.pop(rc.run.id, None)
             self.services.recorder.flush(rc.run.id)
 
     def _invoke(

@@ -17,6 +17,8 @@ from workspace.domain.events import Event, EventType
 from workspace.domain.ports import EventSink, RunRepository
 from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
 from workspace.domain.workflow import utcnow
+from workspace.engine.failures import BudgetExceeded
+from workspace.engine.ledger import Ledger
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
 from workspace.sdk.models import Conversation, ModelSource
@@ -73,6 +75,8 @@ class EngineServices:
     models: ModelSource | None = None
     #: conversation threads (agent memory); None: conversations are not kept
     conversations: ConversationStore | None = None
+    #: ledgers of the runs driven in this process (a child run's ledger links to its parent's)
+    ledgers: dict[str, Ledger] = field(default_factory=dict)
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a
     #: timer, worker released) instead of sleeping; None: always sleep (inline driving)
     suspend_after_s: float | None = None
@@ -102,6 +106,8 @@ class RunContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: LLM tokens and cost counted per (node id, iteration) until its step is recorded
     usage: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: what the run spends, against its budget (a child's counts for its parent too)
+    ledger: Ledger = field(default_factory=Ledger)
     #: the run's status was just read or written by whoever built this context
     _last_poll: float = field(default_factory=time.monotonic)
     #: this run's events and step records are copies of these (cheaper than building each)
@@ -222,13 +228,30 @@ class RunContext:
             raise RunPaused(self.run.id)
 
     def add_usage(self, node_id: str, iteration: str, tokens: int, cost: float | None) -> None:
-        """Count tokens and cost on a node's step (cost None: unknown, and stays unknown)."""
+        """Count tokens and cost on a node's step (cost None: unknown, and stays unknown) and
+        in the run's ledger; raises BudgetExceeded when that spends the budget."""
         entry = self.usage.setdefault((node_id, iteration), [0, 0.0, True])
         entry[0] += tokens
         if cost is None:
             entry[2] = False
         else:
             entry[1] += cost
+        if self.ledger.add(tokens, cost) is not None:
+            self.check_budget(node_id)
+
+    def check_budget(self, node_id: str) -> None:
+        """Raise BudgetExceeded if this run (or a parent run) has spent its budget."""
+        reason = self.ledger.over()
+        if reason is not None:
+            raise BudgetExceeded(
+                {
+                    "code": "budget_exceeded",
+                    "message": reason,
+                    "type": "BudgetExceeded",
+                    "node_id": node_id,
+                    "usage": self.ledger.spent.to_dict(),
+                }
+            )
 
     def take_usage(self, node_id: str, iteration: str) -> dict[str, Any]:
         """The step fields ``tokens`` / ``cost`` counted for a node (and forget them)."""

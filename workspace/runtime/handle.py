@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from workspace.domain.events import Event
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.usage import Usage
 
 if TYPE_CHECKING:
     from workspace.domain.ports import Store
@@ -47,6 +48,11 @@ class RunHandle:
     def token(self) -> str | None:
         """The one-time token of the first open human request, if any."""
         return self.pending[0]["token"] if self.pending else None
+
+    @property
+    def usage(self) -> Usage:
+        """LLM tokens and cost of the run and its sub-workflow runs (see ``run_usage``)."""
+        return run_usage(self._store, self.id)
 
     @property
     def steps(self) -> list[StepRecord]:
@@ -98,3 +104,13 @@ class RunHandle:
 
     def __repr__(self) -> str:
         return f"<RunHandle {self.run.id} {self.run.workflow_slug} {self.run.status.value}>"
+
+
+def run_usage(store: Store, run_id: str) -> Usage:
+    """Tokens and cost of a run's steps and of every run below it (sub-workflows)."""
+    ids, frontier = [run_id], [run_id]
+    while frontier:
+        children = [c.id for p in frontier for c in store.runs.list(parent_run_id=p, limit=1000)]
+        ids += children
+        frontier = children
+    return store.runs.usage(run_ids=ids)

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from workspace import dsl
 from workspace.ai import ModelCatalog
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
+from workspace.domain.usage import Budget
 from workspace.domain.workflow import Version, Workflow
 from workspace.engine import Engine, EngineServices
 from workspace.engine.conversations import CheckpointConversations
@@ -258,6 +261,14 @@ class Workspace:
                 code="incomplete_workflow",
                 missing=missing,
             )
+        if ver.graph.settings.get("budget") is not None:
+            try:
+                Budget.model_validate(ver.graph.settings["budget"])
+            except PydanticValidationError as exc:
+                raise ValidationError(
+                    f"workflow {slug!r} has an invalid budget: {exc.errors()[0]['msg']}",
+                    code="bad_budget",
+                ) from None
         trigger_id = trigger or self._default_trigger(ver.graph, slug)
         self.engine.flow(ver.graph, trigger_id, ver.content_hash)  # compile errors: no run yet
         return Run(

@@ -8,6 +8,7 @@ fields are normalised to timezone-aware UTC (a naive datetime is taken to be UTC
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from workspace.domain.events import Event
 from workspace.domain.run import Run, RunStatus, StepRecord
 from workspace.domain.schedule import Schedule
+from workspace.domain.usage import Usage
 from workspace.errors import ValidationError
 
 __all__ = [
@@ -150,3 +152,17 @@ def run_changes(
         raise ValidationError(f"invalid run field value: {exc}") from None
     updated = normalize_run(updated)
     return updated, {name: getattr(updated, name) for name in changes}
+
+
+def sum_usage(rows: Iterable[tuple[int | None, float | None]]) -> Usage:
+    """Usage of steps given as (tokens, cost): steps with tokens and no cost are unpriced."""
+    tokens, cost, unpriced = 0, 0.0, 0
+    for step_tokens, step_cost in rows:
+        if step_tokens is None:
+            continue
+        tokens += int(step_tokens)
+        if step_cost is None:
+            unpriced += 1
+        else:
+            cost += float(step_cost)
+    return Usage(tokens, cost, unpriced)

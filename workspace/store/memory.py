@@ -11,15 +11,24 @@ import builtins
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from workspace.domain.events import Event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
 from workspace.domain.schedule import Schedule
+from workspace.domain.usage import Usage
 from workspace.domain.workflow import Draft, Version, Workflow, utcnow
 from workspace.errors import ConflictError, NotFoundError
-from workspace.store._codec import json_value, normalize_event, normalize_run, normalize_step, utc
+from workspace.store._codec import (
+    json_value,
+    normalize_event,
+    normalize_run,
+    normalize_step,
+    sum_usage,
+    utc,
+)
 from workspace.store._codec import run_changes as _run_changes
 from workspace.store.memory_credentials import MemoryCredentialRepository
 from workspace.store.memory_ops import (
@@ -268,6 +277,25 @@ class MemoryRunRepository:
             state = self._d.runs.get(run_id)
             steps = [] if state is None else list(state.steps.values())
         return [s.model_copy(deep=True) for s in steps]
+
+    def usage(
+        self,
+        *,
+        run_ids: Sequence[str] | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+    ) -> Usage:
+        with self._d.lock:
+            states = [self._d.runs[r] for r in run_ids or () if r in self._d.runs]
+            if run_ids is None:
+                states = [
+                    st
+                    for st in self._d.runs.values()
+                    if st.run.workflow_id == workflow_id
+                    and (since is None or st.run.created_at >= since)
+                ]
+            steps = [step for st in states for step in st.steps.values()]
+        return sum_usage((s.tokens, s.cost) for s in steps)
 
     def journal_get(self, run_id: str, key: str) -> Any | None:
         with self._d.lock:

@@ -7,12 +7,15 @@ these run for every node of every run.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.usage import Usage
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import (
@@ -21,6 +24,7 @@ from workspace.store._codec import (
     normalize_run,
     normalize_step,
     run_changes,
+    sum_usage,
 )
 from workspace.store.engine import AnyRow, Database, IntegrityViolation
 from workspace.store.tables import journal, runs, steps
@@ -171,6 +175,27 @@ class SqlRunRepository:
                 StepRecord.model_validate(dict(zip(_STEP_FIELDS, row, strict=True)))
                 for row in conn.execute(_SELECT_STEPS, {"b_run": run_id})
             ]
+
+    def usage(
+        self,
+        *,
+        run_ids: Sequence[str] | None = None,
+        workflow_id: str | None = None,
+        since: datetime | None = None,
+    ) -> Usage:
+        query = select(steps.c.tokens, steps.c.cost).where(steps.c.tokens.is_not(None))
+        if run_ids is not None:
+            if not run_ids:
+                return Usage()
+            query = query.where(steps.c.run_id.in_(list(run_ids)))
+        else:
+            query = query.join(runs, runs.c.id == steps.c.run_id).where(
+                runs.c.workflow_id == workflow_id
+            )
+            if since is not None:
+                query = query.where(runs.c.created_at >= since)
+        with self._db.read() as conn:
+            return sum_usage((row[0], row[1]) for row in conn.execute(query))
 
     # --- journal ----------------------------------------------------------------------------
 
