@@ -187,3 +187,71 @@ def test_plait_up_serves_runs_survives_a_redis_crash_and_stops_everything(tmp_pa
     left = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if alive(p)}
     assert not left, f"processes left behind: {left}"
     assert len(seen) >= 4  # api, worker, the old and the new Redis server at least
+
+
+def test_plait_up_demo_answers_through_the_scripted_model(tmp_path: Path) -> None:
+    """`plait up --demo`: a new user gets an agent with tools on the scripted mock LLM, with a
+    credential labelled as scripted, and Ctrl-C stops the mock server too."""
+    folder = tmp_path / "ws"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+    argv = [sys.executable, "-m", "workspace.cli.main", "--dir", str(folder), "up", "--demo"]
+    up = subprocess.Popen(
+        [*argv, "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert up.stdout is not None
+    out = Output(up.stdout)
+    seen: set[int] = set()
+    try:
+        key = out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
+        out.wait_for(r"demo +scripted mock LLM on http://127\.0\.0\.1:\d+")
+        base = f"http://127.0.0.1:{port}"
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        deadline = time.monotonic() + 60
+        answer: dict[str, Any] = {}
+        while time.monotonic() < deadline:  # until the API, a worker and the mock are up
+            try:
+                resp = httpx.post(
+                    f"{base}/hooks/demo-assistant/trigger_webhook",
+                    json={"text": "what is 6 times 7?"},
+                    timeout=60,
+                )
+                answer = resp.json()
+                if resp.status_code == 200 and answer.get("status") == "succeeded":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert answer.get("status") == "succeeded", (answer, out.text)
+        assert "The calculator says 42" in answer["output"]["output"]
+        assert answer["output"]["model"]["scripted"] is True
+        run = api.get(f"/api/v1/runs/{answer['run_id']}").json()
+        tools = [e for e in api.get(f"/api/v1/runs/{answer['run_id']}/events").json()["items"]
+                 if e["type"].startswith("tool_")]  # fmt: skip
+        assert [e["type"] for e in tools] == ["tool_started", "tool_finished"]
+        assert run["usage"]["tokens"] > 0 and run["usage"]["cost_usd"] == 0.0
+        cred = api.get("/api/v1/credentials/demo").json()
+        assert cred["label"] == "demo (scripted)" and cred["demo"] is True
+        seen = descendants(up.pid)
+        commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if alive(p)]
+        assert any(b"mock-llm" in c for c in commands)  # supervised like the others
+        api.close()
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGINT)
+        try:
+            code = up.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            raise
+        finally:
+            out.close()
+    assert code == 0, out.text
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in seen if alive(p)]

@@ -66,8 +66,14 @@ def worker(ctx: click.Context, threads: int | None) -> None:
 @click.option("--host", default=None, help="Interface of the API server (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port of the API server (default 8321).")
 @click.option("--workers", "n_workers", type=int, default=2, show_default=True)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also start the scripted mock LLM with a demo credential and a demo agent workflow "
+    "(no API key needed; answers are scripted, not a model's).",
+)
 @click.pass_context
-def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -> None:
+def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int, demo: bool) -> None:
     """Start the API server, workers, the scheduler and (when PLAIT_REDIS_URL is unset) an
     embedded Redis; Ctrl-C stops them all."""
     from workspace.runtime.connect import embedded_redis
@@ -82,8 +88,11 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
     if not redis_url:
         embedded = embedded_redis(folder)
         redis_url = embedded.ensure()
+    demo_port = _free_port() if demo else None
     with Workspace.open(target, settings=settings, redis_url=redis_url) as ws:
         secret = _first_admin_key(ws)
+        if demo_port is not None:
+            _install_demo(ws, demo_port)
     host = host or settings.server.host
     port = port if port is not None else settings.server.port
     env = {**os.environ, "PLAIT_REDIS_URL": redis_url, "PLAIT_WORKSPACE_DIR": str(folder)}
@@ -97,6 +106,8 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
         for i in range(n_workers):
             sup.add(f"worker-{i + 1}", [*base, "worker"], env)
         sup.add("scheduler", [*base, "scheduler"], env)
+        if demo_port is not None:
+            sup.add("mock-llm", [*base, "mock-llm", "--demo", "--port", str(demo_port)], env)
         base_url = settings.server.public_url or f"http://{host}:{port}"
         click.echo(f"Plait is up in {folder}")
         click.echo(f"  API       {base_url}/api/v1   (docs: {base_url}/api/v1/docs)")
@@ -105,6 +116,15 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
         click.echo(f"  redis     {'embedded ' if embedded else ''}{_safe(redis_url)}")
         click.echo(f"  workers   {n_workers}")
         click.echo("  scheduler 1 (fires trigger_schedule nodes; `plait schedules` lists them)")
+        if demo_port is not None:
+            click.echo(
+                f"  demo      scripted mock LLM on http://127.0.0.1:{demo_port} (credential "
+                "'demo', labelled demo (scripted): answers come from a script, not a model)"
+            )
+            click.echo(
+                f"            curl -s -X POST {base_url}/hooks/demo-assistant/trigger_webhook "
+                "-H 'Content-Type: application/json' -d '{\"text\": \"what is 6 times 7?\"}'"
+            )
         if secret:
             click.echo(f"  admin API key (shown once, keep it): {secret}")
         click.echo("Ctrl-C stops everything.")
@@ -123,6 +143,37 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int) -
         if embedded is not None:
             embedded.stop()
         click.echo("stopped")
+
+
+def _install_demo(ws: Any, port: int) -> None:
+    """The demo credential (pointing at this start's mock LLM port) and the demo workflow."""
+    from workspace.mockllm.demo import (
+        DEMO_CREDENTIAL,
+        DEMO_SECRET,
+        demo_workflow_text,
+    )
+
+    base_url = f"http://127.0.0.1:{port}/v1"
+    if ws.credentials.repo.find(DEMO_CREDENTIAL) is None:
+        ws.credentials.create(
+            DEMO_CREDENTIAL,
+            "openai",
+            DEMO_SECRET,
+            base_url=base_url,
+            params={"model": "mock-scripted"},
+            demo=True,
+        )
+    else:
+        ws.credentials.update(DEMO_CREDENTIAL, base_url=base_url)
+    ws.import_dsl(demo_workflow_text(), filename="demo_workflow.yaml")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _first_admin_key(ws: Any) -> str | None:
