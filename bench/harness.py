@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+PLAIT = [sys.executable, "-m", "workspace.cli.main"]
 
 
 def free_port() -> int:
@@ -66,8 +67,7 @@ class PlaitUp:
         env.update(self.env)
         self.log = open(self.folder / "up.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workspace.cli.main", "up", "--port", str(self.port)]
-            + ["--workers", str(self.workers)],
+            [*PLAIT, "up", "--port", str(self.port), "--workers", str(self.workers)],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -129,10 +129,8 @@ class PlaitUp:
             return
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -8,7 +8,7 @@ waits until no run is queued or running and counts from the database:
 * ``runs_per_s``: runs of the measured window that reached ``succeeded``, divided by the time
   from the first webhook to the last of them finishing (backlog included: sustained, not burst);
 * ``p50_ms`` / ``p99_ms``: webhook ``202`` latency seen by the client;
-* ``dramatiq_noop_msgs_per_s``: raw Dramatiq on the same Redis, same shape (2 processes × 8
+* ``dramatiq_noop_msgs_per_s``: raw Dramatiq on the same Redis, same shape (2 processes x 8
   threads), a no-op actor; ``ratio`` = runs_per_s / that.
 
     python bench/throughput.py [--quick] [--seconds S] [--concurrency C] [--workers N]
@@ -30,7 +30,6 @@ import uuid
 from typing import Any
 
 import redis
-
 from harness import drain, fire, percentile, plait_up, run_counts, run_times
 
 WORKFLOW = """
@@ -72,7 +71,7 @@ def noop_worker(url: str, namespace: str, threads: int) -> None:
 def dramatiq_noop_rate(
     url: str, messages: int, processes: int = 2, threads: int = 8, timeout_s: float = 120
 ) -> float:
-    """Messages per second that ``processes`` × ``threads`` raw Dramatiq workers drain."""
+    """Messages per second that ``processes`` x ``threads`` raw Dramatiq workers drain."""
     from workspace.queue.dramatiq_queue import DramatiqTaskQueue
     from workspace.queue.ports import Task
 
