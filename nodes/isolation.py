@@ -151,6 +151,12 @@ def clean_env(home: str) -> dict[str, str]:
     }
 
 
+def process_cap(uid: int, limits: ProcessLimits) -> int | None:
+    """RLIMIT_NPROC for a snippet run as ``uid``: the tasks that uid has now plus
+    ``extra_procs`` (None for root, which the kernel does not limit)."""
+    return None if uid == 0 else _user_task_count(uid) + limits.extra_procs
+
+
 def popen_kwargs(
     python: str, workdir: str, limits: ProcessLimits, *, allow_network: bool
 ) -> dict[str, Any]:
@@ -158,7 +164,7 @@ def popen_kwargs(
     ``workdir`` must exist; it is handed to ``nobody`` when the uid is dropped."""
     run_as = drop_uid(python)
     uid = os.getuid() if run_as is None else run_as
-    nproc = None if uid == 0 else _user_task_count(uid) + limits.extra_procs
+    nproc = process_cap(uid, limits)
     flags = _CLONE_NEWUSER | (0 if allow_network else _CLONE_NEWNET)
     kwargs: dict[str, Any] = {
         "cwd": workdir,

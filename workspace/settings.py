@@ -32,6 +32,12 @@ class SandboxSettings(BaseModel):
         description="Run snippets as root when no unprivileged interpreter is available "
         "(unsafe: a snippet could then change the workspace database).",
     )
+    prefork: bool = Field(
+        default=True,
+        description="Fork each snippet from a warm sandbox zygote per worker (~5 ms) instead of "
+        "starting a new interpreter (~45 ms); same isolation. Falls back to starting one when "
+        "the zygote cannot run.",
+    )
 
 
 class EngineSettings(BaseModel):

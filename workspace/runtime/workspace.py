@@ -42,6 +42,7 @@ from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.models import ModelService, WorkflowModels
+from workspace.runtime.publisher import BackgroundPublisher
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
@@ -71,7 +72,10 @@ class Workspace:
         #: live path of events (Redis Streams across processes; in memory otherwise)
         # (in process the stream only wakes followers; the database keeps every event)
         self.stream: EventStream = stream or MemoryEventStream(maxlen=1_000, ttl_s=600)
-        self.sink.subscribe(self._publish)
+        #: a cross-process stream (Redis) is fed from a background thread, never under the
+        #: database write lock; the in-process stream is cheap and fed directly
+        self._publisher = BackgroundPublisher(self.stream) if stream is not None else None
+        self.sink.subscribe(self._publisher.publish if self._publisher else self._publish)
         #: the task queue of the workers; None: runs are driven in this process
         self.queue = queue
         rt = settings.runtime
@@ -173,6 +177,8 @@ class Workspace:
         self.leases.close()
         if self.queue is not None:
             self.queue.close()
+        if self._publisher is not None:
+            self._publisher.close()
         self.stream.close()
         self.store.close()
 
