@@ -228,3 +228,15 @@ def test_expired_delivery_keys_start_a_new_run_and_are_purged(store: Store) -> N
     time.sleep(0.1)
     assert store.deliveries.purge() == 1
     assert store.deliveries.purge() == 0
+
+
+def test_expire_ends_the_leases_of_a_dead_process_only(store: Store) -> None:
+    dead, alive_run, other = make_run(store), make_run(store), make_run(store)
+    assert store.leases.claim(dead.id, "host-a:41:x1", 60)
+    assert store.leases.claim(alive_run.id, "host-a:412:x2", 60)  # pid 412, not 41
+    assert store.leases.claim(other.id, "host_a:41:x3", 60)  # "_" is no wildcard
+    assert store.leases.expire("") == 0
+    assert store.leases.expire("host-a:41:") == 1
+    time.sleep(0.01)  # the lease ended "now": a moment later it is stale
+    assert [lease.run_id for lease in store.leases.stale(grace_s=30)] == [dead.id]
+    assert store.leases.get(alive_run.id).owner == "host-a:412:x2"

@@ -255,3 +255,70 @@ def test_plait_up_demo_answers_through_the_scripted_model(tmp_path: Path) -> Non
     while any(alive(p) for p in seen) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in seen if alive(p)]
+
+
+def test_plait_up_hands_a_dead_workers_run_on_at_once(tmp_path: Path) -> None:
+    """kill -9 of the worker driving a run: `plait up` sees the child die and ends its leases,
+    so another worker takes the run over at the sweeper's next pass (not after the lease)."""
+    from tests.runtime.test_service import SLOW
+
+    folder = tmp_path / "ws"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+    env["PLAIT_RUNTIME__LEASE_TTL_S"] = "30"  # only the hand-over can be quick here
+    argv = [sys.executable, "-m", "workspace.cli.main", "--dir", str(folder), "up"]
+    up = subprocess.Popen(
+        [*argv, "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert up.stdout is not None
+    out = Output(up.stdout)
+    try:
+        key = out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
+        base = f"http://127.0.0.1:{port}"
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                ready = api.get("/readyz")
+                if ready.status_code == 200 and ready.json()["checks"]["workers"]["count"] >= 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert api.post("/api/v1/workflows", json={"dsl": SLOW, "publish": True}).status_code == 201
+        run_id = httpx.post(f"{base}/hooks/slow-chain/trigger_webhook", json={"k": 3}).json()[
+            "run_id"
+        ]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            events = api.get(f"/api/v1/runs/{run_id}/events").json()["items"]
+            if any(e["type"] == "node_started" and e["node_id"] == "slow" for e in events):
+                break
+            time.sleep(0.05)
+        from workspace.runtime.workspace import Workspace
+        from workspace.settings import Settings
+
+        with Workspace.open(folder, settings=Settings(workspace_dir=folder), inline=True) as ws:
+            owner = ws.store.leases.get(run_id).owner
+        assert owner is not None
+        pid = int(owner.split(":")[1])
+        killed = time.monotonic()
+        os.killpg(pid, signal.SIGKILL)
+        out.wait_for(r"worker-\d died; its 1 run\(s\) are handed to other workers", timeout_s=30)
+        run = wait_succeeded(api, run_id, timeout_s=60)
+        took = time.monotonic() - killed
+        assert run["output"] == {"done": 3}
+        assert took < 25  # far below the 30 s lease: the hand-over did it
+        print(f"run succeeded {took:.1f} s after kill -9 (lease 30 s)")
+        api.close()
+    finally:
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGINT)
+        try:
+            up.wait(timeout=60)
+        finally:
+            out.close()

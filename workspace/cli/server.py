@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -78,6 +79,7 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int, d
     embedded Redis; Ctrl-C stops them all."""
     from workspace.runtime.connect import embedded_redis
     from workspace.runtime.workspace import Workspace
+    from workspace.store import open_store
 
     settings = _settings(ctx)
     folder = Path(settings.workspace_dir).absolute()
@@ -101,6 +103,10 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int, d
         base += ["--url", ctx.obj["url"]]
     sup = Supervisor(echo=click.echo)
     stop = _stop_on_signals()
+    store = open_store(
+        ctx.obj.get("url")
+        or settings.model_copy(update={"workspace_dir": folder}).resolved_database_url()
+    )
     try:
         sup.add("api", [*base, "api", "--host", host, "--port", str(port)], env)
         for i in range(n_workers):
@@ -128,21 +134,43 @@ def up(ctx: click.Context, host: str | None, port: int | None, n_workers: int, d
         if secret:
             click.echo(f"  admin API key (shown once, keep it): {secret}")
         click.echo("Ctrl-C stops everything.")
-        while not stop.wait(1.0):
-            sup.check()
-            if embedded is not None and not embedded.alive():
-                click.echo("embedded Redis is not answering; restarting it")
-                url = embedded.ensure()  # same address when it can: children reconnect
-                if url != redis_url:
-                    click.echo("embedded Redis is on a new address; restarting api and workers")
-                    redis_url = env["PLAIT_REDIS_URL"] = url
-                    sup.restart_all(env)
+        _supervise(sup, stop, store.leases, embedded, env)
     finally:
         click.echo("stopping ...")
         sup.stop()
+        store.close()
         if embedded is not None:
             embedded.stop()
         click.echo("stopped")
+
+
+def _supervise(
+    sup: Supervisor, stop: threading.Event, leases: Any, embedded: Any, env: dict[str, str]
+) -> None:
+    """Until ``stop``: restart dead children — a dead worker's runs are handed on at once
+    (its leases end now, so the sweeper need not wait for them to lapse) — and keep the
+    embedded Redis alive."""
+    host = socket.gethostname()
+    ticks = 0
+    while not stop.wait(0.25):
+        ticks += 1
+        for name, pid in sup.check():
+            if not name.startswith("worker-"):
+                continue
+            try:
+                handed = leases.expire(f"{host}:{pid}:")
+            except Exception as exc:  # the database is away: the leases lapse by themselves
+                click.echo(f"{name} died; its leases could not be ended now: {exc}")
+            else:
+                if handed:
+                    click.echo(f"{name} died; its {handed} run(s) are handed to other workers")
+        if embedded is not None and ticks % 4 == 0 and not embedded.alive():
+            click.echo("embedded Redis is not answering; restarting it")
+            url = embedded.ensure()  # same address when it can: children reconnect
+            if url != env["PLAIT_REDIS_URL"]:
+                click.echo("embedded Redis is on a new address; restarting api and workers")
+                env["PLAIT_REDIS_URL"] = url
+                sup.restart_all(env)
 
 
 def _install_demo(ws: Any, port: int) -> None:

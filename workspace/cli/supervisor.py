@@ -29,6 +29,8 @@ class Child:
     started_at: float = 0.0
     backoff_s: float = 0.5
     history: list[float] = field(default_factory=list)
+    #: pid of the last exit ``check`` reported
+    reported: int | None = None
 
 
 class Supervisor:
@@ -47,15 +49,20 @@ class Supervisor:
         child.proc = subprocess.Popen(child.argv, env=child.env, start_new_session=True)
         child.started_at = time.monotonic()
 
-    def check(self) -> None:
-        """Restart children that exited (with a growing pause if they keep dying)."""
+    def check(self) -> list[tuple[str, int]]:
+        """Restart children that exited (with a growing pause if they keep dying); returns
+        the (name, pid) of each child seen dead for the first time."""
         if self._stopping:
-            return
+            return []
         now = time.monotonic()
+        died: list[tuple[str, int]] = []
         for child in self.children:
             proc = child.proc
             if proc is None or proc.poll() is None:
                 continue
+            if child.reported != proc.pid:
+                child.reported = proc.pid
+                died.append((child.name, proc.pid))
             if now - child.started_at > 30:
                 child.backoff_s = 0.5  # it ran fine for a while: restart at once
             if now - child.started_at < child.backoff_s:
@@ -64,6 +71,7 @@ class Supervisor:
             self._echo(f"{child.name} exited with {proc.returncode}; restarting")
             child.backoff_s = min(child.backoff_s * 2, 30.0)
             self._start(child)
+        return died
 
     def stop(self, timeout_s: float = 15.0) -> None:
         self._stopping = True

@@ -279,6 +279,12 @@ class LeaseRepository(Protocol):
         """Drop ``owner``'s lease on the run (no-op if it does not hold it)."""
         ...
 
+    def expire(self, owner_prefix: str) -> int:
+        """End now every lease whose owner starts with ``owner_prefix`` (a process known to be
+        dead, e.g. ``host:pid:``), so the sweeper hands its runs on at its next pass instead of
+        after the lease's time; returns how many."""
+        ...
+
     def get(self, run_id: str) -> Lease:
         """Raises NotFoundError."""
         ...

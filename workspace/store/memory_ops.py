@@ -140,6 +140,20 @@ class MemoryLeaseRepository:
             if lease is not None and lease.owner == owner:
                 self._leases[run_id] = lease.model_copy(update={"owner": None, "until": None})
 
+    def expire(self, owner_prefix: str) -> int:
+        if not owner_prefix:
+            return 0
+        now = utcnow()
+        with self._d.lock:
+            theirs = [
+                k
+                for k, v in self._leases.items()
+                if v.owner is not None and v.owner.startswith(owner_prefix)
+            ]
+            for run_id in theirs:
+                self._leases[run_id] = self._leases[run_id].model_copy(update={"until": now})
+            return len(theirs)
+
     def get(self, run_id: str) -> Lease:
         with self._d.lock:
             return self._lease(run_id)[1].model_copy()

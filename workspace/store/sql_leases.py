@@ -75,6 +75,18 @@ class SqlLeaseRepository:
             raise NotFoundError(f"run {run_id!r} not found", run_id=run_id)
         return _lease(row)
 
+    def expire(self, owner_prefix: str) -> int:
+        if not owner_prefix:
+            return 0
+        pattern = owner_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = (
+            update(runs)
+            .where(runs.c.lease_owner.like(pattern, escape="\\"))
+            .values(lease_until=utcnow())
+        )
+        with self._db.write() as conn:
+            return int(conn.execute(stmt).rowcount)
+
     def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
         now = utcnow()
         query = (
