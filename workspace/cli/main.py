@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from workspace.cli import credentials, mockllm, runs, server, workflows  # noqa: F401  (registers the commands)
+from workspace.cli import (  # noqa: F401  (registers the commands)
+    credentials,
+    mockllm,
+    notebook,
+    runs,
+    server,
+    workflows,
+)
 from workspace.cli.app import cli
 
 

@@ -136,9 +136,7 @@ class WebhookReceiver:
             )
         return value.get_secret_value().encode()
 
-    def _authenticate(
-        self, config: BaseModel, request: WebhookRequest, owner: str | None
-    ) -> None:
+    def _authenticate(self, config: BaseModel, request: WebhookRequest, owner: str | None) -> None:
         auth = getattr(config, "auth", "none")
         if auth == "none":
             return
