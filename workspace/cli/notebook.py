@@ -41,8 +41,6 @@ def import_notebook(ctx: click.Context, file: str, draft: bool) -> None:
     result = _workspace(ctx).import_notebook(_read(file), publish=not draft)
     click.echo(result.workflow.slug)
     if result.version is not None:
-        click.echo(
-            f"version {result.version.number} {result.version.content_hash[:19]}", err=True
-        )
+        click.echo(f"version {result.version.number} {result.version.content_hash[:19]}", err=True)
     else:
         click.echo(f"draft saved from {result.cells} cells", err=True)

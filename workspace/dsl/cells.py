@@ -19,6 +19,7 @@ from pydantic_core import PydanticUndefined
 
 from workspace.domain.graph import ATTACHMENT_KINDS, WorkflowGraph
 from workspace.dsl import typeinfo as ti
+from workspace.dsl.compiler import compile_data
 from workspace.dsl.exporter import MetaLike, dump_yaml, export_document
 from workspace.dsl.model import BODY_KEY
 from workspace.dsl.source import parse_source
@@ -142,7 +143,7 @@ def _content(node_type: NodeType, body: str) -> dict[str, Any]:
         return {}
     src = parse_source(body)
     errors = [p for p in src.problems if p.severity == "error"]
-    if errors:
+    if errors and (src.data is None or isinstance(src.data, dict)):
         raise DSLError(errors, filename="<step>")
     if not isinstance(src.data, dict):
         raise ValidationError(
@@ -167,16 +168,38 @@ def split_workflow(meta: MetaLike, graph: WorkflowGraph, registry: NodeRegistry)
 
     A body is cut only when it is a string that reads back unchanged (normalised); a field the
     Config requires is left as ``""`` in the skeleton so the skeleton stays a valid draft."""
-    doc = copy.deepcopy(export_document(meta, graph, registry))
+    full = export_document(meta, graph, registry)
+    doc = copy.deepcopy(full)
     cells: list[StepCell] = []
     _cut(doc.get("steps"), registry, cells)
-    return NotebookParts(
+    parts = NotebookParts(
         slug=meta.slug,
         name=meta.name,
         description=meta.description or "",
         skeleton=dump_yaml(doc),
         steps=tuple(cells),
     )
+    if cells and assemble(parts, registry).canonical_json() != graph.canonical_json():
+        # a body that does not survive the trip stays in the skeleton (never a wrong graph)
+        parts = NotebookParts(parts.slug, parts.name, parts.description, dump_yaml(full), ())
+    return parts
+
+
+def assemble(parts: NotebookParts, registry: NodeRegistry) -> WorkflowGraph:
+    """The graph a notebook's cells build: the skeleton with each step's body put back (what
+    running the cells does, without validation)."""
+    src = parse_source(parts.skeleton)
+    if not isinstance(src.data, dict):
+        raise DSLError(src.problems, filename="<skeleton>")
+    graph = compile_data(src.data, registry, src.positions).graph
+    nodes = {n.id: n for n in graph.nodes}
+    for step in parts.steps:
+        node = nodes[step.step_id]
+        field = body_field(registry.get(node.type))
+        if field is None:
+            raise ValidationError(f"step {step.step_id!r} takes no body", code="invalid_value")
+        nodes[node.id] = node.model_copy(update={"config": {**node.config, field: step.body}})
+    return graph.model_copy(update={"nodes": tuple(nodes[n.id] for n in graph.nodes)})
 
 
 def _cut(steps: Any, registry: NodeRegistry, cells: list[StepCell]) -> None:
