@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from workspace.client.handle import RemoteRunHandle
-from workspace.domain.events import Event
+from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, StepRecord
 from workspace.domain.workflow import Workflow
@@ -27,6 +27,8 @@ from workspace.errors import (
 )
 
 API = "/api/v1"
+#: events after which a run says nothing more
+FINAL_EVENTS = frozenset({EventType.RUN_SUCCEEDED, EventType.RUN_FAILED, EventType.RUN_CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -216,13 +218,21 @@ class RemoteWorkspace:
                     if line.startswith("data:"):
                         data.append(line[5:].lstrip())
                     elif not line and data:
-                        yield Event.model_validate_json("\n".join(data))
+                        event = Event.model_validate_json("\n".join(data))
                         data = []
+                        yield event
+                        if event.type in FINAL_EVENTS:
+                            return
         except httpx.TransportError as exc:
             raise UpstreamError(
                 f"lost the event stream of run {run_id} from {self.url}: {exc}",
                 code="unreachable",
             ) from None
+        # the server closed the stream before the run's final event (it stopped, a proxy
+        # timed out): the caller resumes from the last seq it saw
+        raise UpstreamError(
+            f"the event stream of run {run_id} from {self.url} ended early", code="unreachable"
+        )
 
     def wait(self, run_id: str, *, timeout_s: float = 30.0, poll_s: float = 0.2) -> RemoteRunHandle:
         """Poll until the run is finished or waiting for a person."""
