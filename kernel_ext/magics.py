@@ -160,7 +160,7 @@ class PlaitMagics(Magics):
     def plait(self, line: str) -> Any:
         """%plait connect [DIR | URL --key KEY] | run NAME [--input JSON] [--wait] |
         show RUN_ID | runs [NAME] | publish NAME | approve/reject [RUN_ID] | workflows"""
-        words = shlex.split(line)
+        words = [self._expand(w) for w in shlex.split(line)]
         if not words:
             raise UsageError("%plait connect|run|show|runs|publish|approve|reject|workflows ...")
         command, rest = words[0], words[1:]
@@ -168,6 +168,16 @@ class PlaitMagics(Magics):
         if handler is None:
             raise UsageError(f"%plait: unknown command {command!r}")
         return handler(rest)
+
+    def _expand(self, word: str) -> str:
+        """``$name`` is the value of a variable of the notebook (nothing else is expanded, so
+        JSON arguments stay as written)."""
+        name = word[1:]
+        if word.startswith("$") and name.isidentifier():
+            if name not in self.shell.user_ns:
+                raise UsageError(f"%plait: no variable {name!r}")
+            return str(self.shell.user_ns[name])
+        return word
 
     def _cmd_connect(self, argv: list[str]) -> None:
         p = _parser("%plait connect")
