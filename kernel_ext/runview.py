@@ -141,6 +141,16 @@ class RunView:
     # -- following ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._thread is not None:
+            return
+        if self.status in TERMINAL:  # a finished run: replay it now, nothing more will come
+            try:
+                for event in self.ws.events(self.run_id, after=self.last):
+                    self.apply(event)
+                self._finish()
+                return
+            except PlaitError as exc:
+                self._set_notice(f"⚠ could not read the run yet ({exc}); retrying")
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._follow, daemon=True, name=f"plait-view-{self.run_id}"
