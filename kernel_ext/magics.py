@@ -143,9 +143,10 @@ class PlaitMagics(Magics):
         try:
             wf = ws.save_step(slug, step_id, cell, type=args.type, after=args.after)
         except DSLError as exc:
-            found = _problems_json(exc)
-            if exc.filename != "<step>":  # positions in the generated patch, not in the cell
-                found = [{**p, "line": None, "column": None} for p in found]
+            found = [  # a patch's positions are in the generated fork document, not the cell
+                {**p, "line": None, "column": None} if str(p["path"]).startswith("patches") else p
+                for p in _problems_json(exc)
+            ]
             display(HTML(render.problems(cell, found, title=f"%%step {args.target}: not saved")))
             return
         out = render.message(f"step {step_id!r} of {wf.slug!r} saved in the draft", kind="ok")
