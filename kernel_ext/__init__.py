@@ -68,5 +68,7 @@ def view(run: Any, *, wait: bool = False, timeout_s: float = 60.0) -> Any:
     return v
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "kernel_ext.server"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from kernel_ext.server import PlaitExtension
+
+    return [{"module": "kernel_ext.server", "app": PlaitExtension}]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.notebook.conftest import ApiServer, free_port
-from tests.notebook.nbrun import cell, execute, html_of, notebook, text, views
+from tests.notebook.nbrun import execute, html_of, notebook, text, views
 
 
 def test_remote_workspace_from_cells(api_server: ApiServer, tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_remote_workspace_from_cells(api_server: ApiServer, tmp_path: Path) -> N
         "%plait run greet --input '{bad json'",
         "%plait run greet --input $missing_variable",
         "%plait publish greet",
-        "%plait run greet --input '{\"who\": \"Bo\"}' --wait",
+        '%plait run greet --input \'{"who": "Bo"}\' --wait',
         "%plait runs greet",
         "%plait show nosuchrun",
         "%plait approve",
