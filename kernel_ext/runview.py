@@ -24,17 +24,18 @@ from workspace.domain.events import Event, EventType
 from workspace.domain.graph import ATTACHMENT_KINDS
 from workspace.errors import PlaitError, ValidationError
 
+#: status marks that render in every font (emoji may not, e.g. in a headless browser)
 ICONS = {
     "pending": "○",
-    "running": "⏳",
-    "succeeded": "✅",
-    "failed": "❌",
-    "skipped": "⏭",
-    "retrying": "🔁",
-    "waiting": "✋",
-    "cancelled": "⛔",
+    "running": "◐",
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "retrying": "↻",
+    "waiting": "☛",
+    "cancelled": "⊘",
     "queued": "○",
-    "paused": "⏸",
+    "paused": "‖",
 }
 TERMINAL = {"succeeded", "failed", "cancelled"}
 DONE = {"succeeded", "failed", "skipped"}
@@ -270,7 +271,7 @@ class RunView:
         request = self.pending.get("request") or {}
         prompt = w.HTML(
             f'<div class="plait-human" style="border-left:4px solid #bf8700;padding:4px 8px">'
-            f"<b>✋ {escape(str(self.pending.get('node_id')))} is waiting</b><br>"
+            f"<b>☛ {escape(str(self.pending.get('node_id')))} is waiting</b><br>"
             f"{escape(str(request.get('message', '')))}</div>"
         )
         self._fields: dict[str, tuple[str, w.ValueWidget]] = {}
@@ -278,17 +279,18 @@ class RunView:
         for f in request.get("fields") or []:
             kind, name = f.get("type", "text"), f["name"]
             label = f.get("label") or name
+            wide = {"description_width": "initial"}
             widget: w.ValueWidget
             if kind == "number":
-                widget = w.FloatText(description=label)
+                widget = w.FloatText(description=label, style=wide)
             elif kind == "boolean":
-                widget = w.Checkbox(description=label, value=False)
+                widget = w.Checkbox(description=label, value=False, style=wide)
             elif kind == "choice":
-                widget = w.Dropdown(description=label, options=f.get("options") or [])
+                widget = w.Dropdown(description=label, options=f.get("options") or [], style=wide)
             elif kind == "multiline":
-                widget = w.Textarea(description=label)
+                widget = w.Textarea(description=label, style=wide)
             else:
-                widget = w.Text(description=label)
+                widget = w.Text(description=label, style=wide)
             self._fields[name] = (kind, widget)
             inputs.append(widget)
         self.feedback = w.Text(description="comment", placeholder="optional feedback")

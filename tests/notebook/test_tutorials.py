@@ -52,7 +52,7 @@ def test_first_workflow(tmp_path: Path) -> None:
     [run] = views(nb, cell(nb, "%plait run greeter"))
     assert run.status == "succeeded" and run.progress == (3, 3)
     assert "HELLO, ADA!" in run.result
-    assert [t.split(" ")[0] for t in run.titles] == ["✅"] * 3
+    assert [t.split(" ")[0] for t in run.titles] == ["✓"] * 3
     assert "('succeeded', {'text': 'HELLO, GRACE!'" in plain_of(cell(nb, "import kernel_ext"))
     [shown] = views(nb, cell(nb, "handle"))
     assert shown.status == "succeeded" and "HELLO, GRACE!" in shown.result
@@ -65,10 +65,10 @@ def test_branching_and_loops(tmp_path: Path) -> None:
     bulk, single = (c for c in nb.cells if c.source.startswith("%plait run"))
     [b] = views(nb, bulk)
     assert b.status == "succeeded" and "36.6" in b.result
-    assert any(t.startswith("✅ price (code) succeeded x2") for t in b.titles), b.titles
+    assert any(t.startswith("✓ price (code) succeeded x2") for t in b.titles), b.titles
     [s] = views(nb, single)
     assert s.status == "succeeded" and "99" in s.result
-    assert any(t.startswith("⏭ price_each") for t in s.titles), s.titles
+    assert any(t.startswith("↷ price_each") for t in s.titles), s.titles
 
 
 def test_human_in_the_loop(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_webhooks(tmp_path: Path) -> None:
     assert plain_of(cell(nb, "reply = httpx.post")).startswith("(202, ")
     [run] = views(nb, cell(nb, "%plait show"))
     assert run.status == "succeeded" and "page" in run.result
-    assert any(t.startswith("⏭ ticket") for t in run.titles)
+    assert any(t.startswith("↷ ticket") for t in run.titles)
 
 
 def test_notebook_round_trip(tmp_path: Path) -> None:
