@@ -161,3 +161,18 @@ def test_generated_documents_split_and_assemble(doc: dict) -> None:  # type: ign
 def test_generated_graphs_split_and_assemble(graph: WorkflowGraph) -> None:
     parts = split_workflow(META, graph, REG)
     assert assemble(parts, REG).canonical_json() == graph.canonical_json()
+
+
+def test_a_yaml_line_break_character_survives_the_split(real: NodeRegistry) -> None:
+    # found by hypothesis: NEL (U+0085) in a label must be written escaped
+    doc = {
+        "name": "0",
+        "steps": [{"id": "s0", "type": "code", "code": "return 1\n", "label": "\x85"}],
+    }
+    graph = compile_document(yaml.safe_dump(doc), real, draft=True).graph
+    parts = split_workflow(META, graph, real)
+    assert parts.steps and assemble(parts, real) == graph
+    doc["steps"][0]["code"] = "return 1"  # not a normalised body: stays in the skeleton
+    graph = compile_document(yaml.safe_dump(doc), real, draft=True).graph
+    parts = split_workflow(META, graph, real)
+    assert not parts.steps and assemble(parts, real) == graph

@@ -20,7 +20,7 @@ from pydantic_core import PydanticUndefined
 from workspace.domain.graph import ATTACHMENT_KINDS, WorkflowGraph
 from workspace.dsl import typeinfo as ti
 from workspace.dsl.compiler import compile_data
-from workspace.dsl.exporter import MetaLike, dump_yaml, export_document
+from workspace.dsl.exporter import MetaLike, dump_yaml, export_document, export_dsl
 from workspace.dsl.model import BODY_KEY
 from workspace.dsl.source import parse_source
 from workspace.errors import DSLError, ValidationError
@@ -168,21 +168,25 @@ def split_workflow(meta: MetaLike, graph: WorkflowGraph, registry: NodeRegistry)
 
     A body is cut only when it is a string that reads back unchanged (normalised); a field the
     Config requires is left as ``""`` in the skeleton so the skeleton stays a valid draft."""
-    full = export_document(meta, graph, registry)
-    doc = copy.deepcopy(full)
+    doc = copy.deepcopy(export_document(meta, graph, registry))
     cells: list[StepCell] = []
     _cut(doc.get("steps"), registry, cells)
-    parts = NotebookParts(
-        slug=meta.slug,
-        name=meta.name,
-        description=meta.description or "",
-        skeleton=dump_yaml(doc),
-        steps=tuple(cells),
+    if cells:
+        # as the exporter: unicode written as is unless a YAML line-break character spoils it
+        for allow_unicode in (True, False):
+            parts = NotebookParts(
+                slug=meta.slug,
+                name=meta.name,
+                description=meta.description or "",
+                skeleton=dump_yaml(doc, allow_unicode=allow_unicode),
+                steps=tuple(cells),
+            )
+            if assemble(parts, registry).canonical_json() == graph.canonical_json():
+                return parts
+    # nothing to cut, or a body that does not survive the trip: the whole document, no cells
+    return NotebookParts(
+        meta.slug, meta.name, meta.description or "", export_dsl(meta, graph, registry), ()
     )
-    if cells and assemble(parts, registry).canonical_json() != graph.canonical_json():
-        # a body that does not survive the trip stays in the skeleton (never a wrong graph)
-        parts = NotebookParts(parts.slug, parts.name, parts.description, dump_yaml(full), ())
-    return parts
 
 
 def assemble(parts: NotebookParts, registry: NodeRegistry) -> WorkflowGraph:
