@@ -187,6 +187,8 @@ class PlaitMagics(Magics):
         p.add_argument("--inline", action="store_true")
         args = p.parse_args(argv)
         ws = session.connect(args.target, key=args.key, inline=args.inline)
+        for view in views:  # they followed the previous connection, now closed
+            view.stop()
         display(HTML(render.message(f"connected to {session.describe(ws)}", kind="ok")))
 
     def _cmd_run(self, argv: list[str]) -> None:

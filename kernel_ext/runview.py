@@ -100,6 +100,8 @@ class RunView:
         self.error: Any = None
         self.pending: dict[str, Any] | None = None
         self.last = 0
+        #: the run is over and its stored records are shown (nothing more will change)
+        self.finished = False
         self.notice_text = ""
         self.rows: dict[str, NodeRow] = {}
         self._lock = threading.RLock()
@@ -161,6 +163,12 @@ class RunView:
     def stop(self) -> None:
         self._stop.set()
 
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop following and wait for the follower thread to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
     def _follow(self) -> None:
         backoff = 0.5
         lost = False
@@ -199,6 +207,7 @@ class RunView:
             self.output = handle.output
             self.error = handle.error
             self._merge_steps(steps)
+            self.finished = True
             self._render()
             self._changed.notify_all()
 
@@ -368,7 +377,7 @@ class RunView:
     @property
     def stable(self) -> bool:
         return (
-            self.status in TERMINAL
+            self.finished
             or self.status == "paused"
             or (self.status == "waiting" and self.pending is not None)
         )

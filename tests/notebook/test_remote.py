@@ -68,13 +68,14 @@ def test_approve_button_in_the_live_view(api_server: ApiServer) -> None:
         assert "Approve an expense of 40 EUR for ana?" in view.human.children[0].value
         [approve] = [b for b in view.buttons if b.description == "approve"]
         approve.click()  # what a click in the browser does
-        view.wait(30, until=lambda: view.status == "succeeded")
+        view.wait(30, until=lambda: view.finished)
+        assert view.status == "succeeded"
         assert view.output["text"] == "Paid 40 EUR to ana."
         assert view.progress.value == view.progress.max == 4
         titles = view.nodes.titles
         assert all(t.startswith("✓") for t in titles), titles
         assert view.human.children == ()
-        view.stop()
+        view.close()
 
 
 def test_the_view_survives_the_server_going_away(api_server: ApiServer) -> None:
@@ -94,4 +95,4 @@ def test_the_view_survives_the_server_going_away(api_server: ApiServer) -> None:
         assert view.status == "waiting" and view.last == seen
         view.answer("approve", wait=True, timeout_s=30)
         assert view.status == "succeeded" and view.notice.value == ""
-        view.stop()
+        view.close()
