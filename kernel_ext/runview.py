@@ -99,6 +99,9 @@ class RunView:
         self.output: Any = None
         self.error: Any = None
         self.pending: dict[str, Any] | None = None
+        #: totals of the step records that report them (AI steps)
+        self.tokens: int | None = None
+        self.cost: float | None = None
         self.last = 0
         #: the run is over and its stored records are shown (nothing more will change)
         self.finished = False
@@ -212,6 +215,10 @@ class RunView:
             self._changed.notify_all()
 
     def _merge_steps(self, steps: list[Any]) -> None:
+        tokens = [s.tokens for s in steps if s.tokens is not None]
+        costs = [s.cost for s in steps if s.cost is not None]
+        self.tokens = sum(tokens) if tokens else None
+        self.cost = sum(costs) if costs else None
         for s in steps:
             row = self.rows.get(s.node_id)
             if row is None:
@@ -366,7 +373,7 @@ class RunView:
             self.wait(
                 timeout_s,
                 until=lambda: (
-                    self.status in TERMINAL
+                    self.finished
                     or (self.pending is not None and self.pending.get("token") != token)
                 ),
             )
@@ -430,13 +437,20 @@ class RunView:
         self.nodes.titles = tuple(r.title() for r in rows)
         for child, row in zip(self.nodes.children, rows, strict=False):
             child.value = row.detail()  # type: ignore[attr-defined]
+        usage = ""
+        if self.tokens is not None or self.cost is not None:
+            parts = [f"{self.tokens} tokens"] if self.tokens is not None else []
+            parts += [f"cost ${self.cost:.4f}"] if self.cost is not None else []
+            usage = f'<div class="plait-usage">{escape(" · ".join(parts))}</div>'
         if self.status == "succeeded":
             shown = escape(as_json(self.output))
-            self.result.value = f'<div class="plait-output"><b>output</b><pre>{shown}</pre></div>'
+            self.result.value = (
+                f'<div class="plait-output"><b>output</b><pre>{shown}</pre></div>{usage}'
+            )
         elif self.status in ("failed", "cancelled"):
             self.result.value = (
                 f'<div class="plait-output plait-failed"><b>{escape(self.status)}</b>'
-                f"<pre>{escape(as_json(self.error))}</pre></div>"
+                f"<pre>{escape(as_json(self.error))}</pre></div>{usage}"
             )
         else:
-            self.result.value = ""
+            self.result.value = usage
