@@ -19,6 +19,12 @@ class DslBody(BaseModel):
     message: str = ""
 
 
+class StepBody(BaseModel):
+    body: str = Field(description="The step's code/template/prompt (or a YAML config mapping)")
+    type: str | None = Field(default=None, description="Step type (a new step: default code)")
+    after: str | None = Field(default=None, description="A new step goes after this step")
+
+
 class RunBody(BaseModel):
     input: Any = None
     trigger: str | None = None
@@ -99,6 +105,22 @@ def export(
     text = ws.export(slug, format=format, version=version)
     media = "application/yaml" if format == "yaml" else "application/json"
     return Response(text, media_type=media)
+
+
+@router.get("/{slug}/graph")
+def graph(slug: str, ws: WS, user: Caller, draft: bool = True) -> dict[str, Any]:
+    """The draft's graph (``draft=false``, or no draft: the latest version's)."""
+    owned_workflow(ws, user, slug)
+    out: dict[str, Any] = ws.graph(slug, draft=draft).model_dump(mode="json")
+    return out
+
+
+@router.put("/{slug}/steps/{step_id}")
+def save_step(slug: str, step_id: str, body: StepBody, ws: WS, user: Caller) -> dict[str, Any]:
+    """A notebook ``%%step`` cell: patch the draft so the step holds ``body`` (idempotent)."""
+    owned_workflow(ws, user, slug)
+    wf = ws.save_step(slug, step_id, body.body, type=body.type, after=body.after)
+    return {"workflow": wf.model_dump(mode="json")}
 
 
 @router.post("/{slug}/runs", status_code=202)

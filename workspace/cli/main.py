@@ -5,6 +5,7 @@ from __future__ import annotations
 from workspace.cli import (  # noqa: F401  (registers the commands)
     credentials,
     mockllm,
+    notebook,
     runs,
     schedules,
     server,

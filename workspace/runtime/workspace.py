@@ -42,6 +42,7 @@ from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.models import ModelService, WorkflowModels
+from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.publisher import BackgroundPublisher
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
@@ -89,6 +90,7 @@ class Workspace:
         self.dispatcher = Dispatcher(self, queue, self.leases)
         self.control = RunControl(self)
         self.workflows = WorkflowService(store, self.registry)
+        self.notebooks = NotebookService(store, self.workflows, self.registry)
         self.credentials = CredentialService(
             store.credentials,
             settings_keyring(settings),
@@ -219,6 +221,34 @@ class Workspace:
 
     def versions(self, slug: str) -> list[Version]:
         return list(self.store.workflows.list_versions(self.workflow(slug).id))
+
+    def graph(self, slug: str, *, draft: bool = True) -> WorkflowGraph:
+        """The workflow's draft graph (``draft=False``, or no draft: its latest version's)."""
+        return self.notebooks.graph(slug, draft=draft)
+
+    def save_step(
+        self,
+        slug: str,
+        step_id: str,
+        body: str,
+        *,
+        type: str | None = None,
+        after: str | None = None,
+    ) -> Workflow:
+        """A ``%%step`` cell: ``body`` becomes the step's code/template/prompt (or, for types
+        without one, a YAML mapping of its config) in the draft; the step is added after
+        ``after`` when missing. Fork-and-patch under the hood; idempotent."""
+        return self.notebooks.save_step(slug, step_id, body, type=type, after=after)
+
+    def export_notebook(self, slug: str, *, version: int | None = None) -> dict[str, Any]:
+        """The workflow as notebook JSON (nbformat 4): skeleton + one cell per step."""
+        return self.notebooks.export_notebook(slug, version=version)
+
+    def import_notebook(
+        self, notebook: dict[str, Any] | str, *, publish: bool = True, owner: str | None = None
+    ) -> ImportedNotebook:
+        """Rebuild a workflow from a notebook's ``%%workflow``/``%%step`` cells."""
+        return self.notebooks.import_notebook(notebook, publish=publish, owner=owner)
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""Every tutorial in notebooks/ executed by nbclient in a real kernel, asserting on what it
+shows: inline error rendering, the run views' final states, outputs, approvals."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pytest
+
+from tests.notebook.nbrun import cell, execute_file, html_of, plain_of, text, views
+from workspace.runtime.workspace import Workspace
+from workspace.settings import Settings
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TUTORIALS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_tutorials_are_committed_without_outputs() -> None:
+    import nbformat
+
+    assert len(TUTORIALS) == 5
+    for name in TUTORIALS:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nbformat.validate(nb)
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None
+            for c in nb.cells
+            if c.cell_type == "code"
+        ), name
+        assert "widgets" not in nb.metadata
+
+
+def _no_tracebacks(nb) -> None:  # type: ignore[no-untyped-def]
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            assert o["output_type"] != "error"
+            assert "Traceback" not in str(o), c.source
+
+
+def test_first_workflow(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "01_first_workflow.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    draft = text(html_of(cell(nb, "%%workflow greeter")))
+    assert "draft of 'greeter' saved" in draft and "has no 'code' yet" in draft
+    assert 'class="plait-graph"' in html_of(cell(nb, "%%workflow greeter"))
+    broken = html_of(cell(nb, "%%workflow broken"))
+    assert "not saved" in broken and "2 problems" in text(broken)
+    assert "line 4:11" in broken and "did you mean code?" in html.unescape(broken)
+    assert "<mark>codee</mark>" in broken and "<mark>retries:</mark>" in broken
+    assert broken.count('class="bad"') == 2
+    [run] = views(nb, cell(nb, "%plait run greeter"))
+    assert run.status == "succeeded" and run.progress == (3, 3)
+    assert "HELLO, ADA!" in run.result
+    assert [t.split(" ")[0] for t in run.titles] == ["✓"] * 3
+    assert "('succeeded', {'text': 'HELLO, GRACE!'" in plain_of(cell(nb, "import kernel_ext"))
+    [shown] = views(nb, cell(nb, "handle"))
+    assert shown.status == "succeeded" and "HELLO, GRACE!" in shown.result
+    assert text(html_of(cell(nb, "%plait runs"))).count("succeeded") == 2
+
+
+def test_branching_and_loops(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "02_branching_and_loops.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    bulk, single = (c for c in nb.cells if c.source.startswith("%plait run"))
+    [b] = views(nb, bulk)
+    assert b.status == "succeeded" and "36.6" in b.result
+    assert any(t.startswith("✓ price (code) succeeded x2") for t in b.titles), b.titles
+    [s] = views(nb, single)
+    assert s.status == "succeeded" and "99" in s.result
+    assert any(t.startswith("↷ price_each") for t in s.titles), s.titles
+
+
+def test_human_in_the_loop(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "03_human_in_the_loop.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    [waiting] = views(nb, cell(nb, "%plait run refund"))
+    assert waiting.status == "waiting" and waiting.progress[0] == 1
+    prompt, note, _comment, _buttons = waiting.human
+    assert "Refund 25 EUR to Ada?" in prompt["value"]
+    assert note["_name"] == "TextModel" and note["description"] == "Note for the customer"
+    assert "reject" in plain_of(cell(nb, "import kernel_ext")) and "too large" in plain_of(
+        cell(nb, "import kernel_ext")
+    )
+    [reattached] = views(nb, cell(nb, "%plait show"))
+    assert reattached.status == "succeeded" and "Refunded" not in reattached.result
+    # the first run really waits: answer it like the buttons do, it completes
+    with Workspace.open(
+        tmp_path / ".plait-tutorial", settings=Settings(workspace_dir=tmp_path)
+    ) as ws:
+        run = next(r for r in ws.runs("refund") if r.status.value == "waiting")
+        handle = ws.get_run(run.id)
+        done = ws.resume(run.id, handle.token, {"action": "approve", "data": {"note": "Sorry!"}})
+        assert done.output["text"] == "Refunded 25 EUR. Sorry!"
+
+
+def test_webhooks(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "04_webhooks.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    assert plain_of(cell(nb, "reply = httpx.post")).startswith("(202, ")
+    [run] = views(nb, cell(nb, "%plait show"))
+    assert run.status == "succeeded" and "page" in run.result
+    assert any(t.startswith("↷ ticket") for t in run.titles)
+
+
+def test_notebook_round_trip(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "05_notebook_round_trip.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    assert plain_of(cell(nb, "from workspace import Workspace")) == "True"
+    assert (tmp_path / "word-count.ipynb").exists()
+    [run] = views(nb, cell(nb, "%plait run word-count"))
+    assert run.status == "succeeded" and "6 words" in run.result
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_every_tutorial_has_a_test(name: str) -> None:
+    number = name.split("_")[0]
+    tests = {
+        "01": test_first_workflow,
+        "02": test_branching_and_loops,
+        "03": test_human_in_the_loop,
+        "04": test_webhooks,
+        "05": test_notebook_round_trip,
+    }
+    assert number in tests
