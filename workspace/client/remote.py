@@ -161,7 +161,8 @@ class RemoteWorkspace:
 
     def get_run(self, run_id: str) -> RemoteRunHandle:
         data = self._call("GET", f"/runs/{run_id}")
-        data.pop("steps", None)
+        for extra in ("steps", "usage"):  # the detail's additions to the run itself
+            data.pop(extra, None)
         return RemoteRunHandle(self, Run.model_validate(data))
 
     def steps(self, run_id: str) -> list[StepRecord]:
