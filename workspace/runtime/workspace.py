@@ -15,19 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
-from workspace import dsl
 from workspace.ai import ModelCatalog
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
-from workspace.domain.usage import Budget
 from workspace.domain.workflow import Version, Workflow
 from workspace.engine import Engine, EngineServices
 from workspace.engine.conversations import CheckpointConversations
-from workspace.errors import ConflictError, ValidationError
+from workspace.errors import ConflictError
 from workspace.expressions import Expressions
 from workspace.queue.memory import MemoryEventStream
 from workspace.queue.ports import EventStream, TaskQueue
@@ -43,6 +39,7 @@ from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.models import ModelService, WorkflowModels
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
+from workspace.runtime.planner import RunPlanner
 from workspace.runtime.publisher import BackgroundPublisher
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
@@ -96,7 +93,6 @@ class Workspace:
             settings_keyring(settings),
             test_timeout_s=settings.secrets.test_timeout_s,
         )
-        self._versions: dict[tuple[str, int], Version] = {}
         services = EngineServices(
             registry=self.registry,
             runs=store.runs,
@@ -121,6 +117,9 @@ class Workspace:
         self.timers = Timers(self)
         services.failure_hook = ErrorTriggers(self)  # a failed run starts its watchers
         self.engine = Engine(services, checkpointer, cache_size=settings.engine.graph_cache_size)
+        self.planner = RunPlanner(
+            store, self.registry, self.engine.flow, cache_size=settings.engine.graph_cache_size
+        )
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -287,36 +286,14 @@ class Workspace:
         parent_run_id: str | None = None,
     ) -> Run:
         """A run of the workflow, validated (complete, compiles) but not stored."""
-        wf = self.workflow(slug)
-        number = version or self.store.workflows.latest_version_number(wf.id)
-        ver = self.version(wf.id, number)
-        missing = dsl.missing_content(ver.graph, self.registry)
-        if missing:
-            raise ValidationError(
-                f"workflow {slug!r} is incomplete: {missing}",
-                code="incomplete_workflow",
-                missing=missing,
-            )
-        if ver.graph.settings.get("budget") is not None:
-            try:
-                Budget.model_validate(ver.graph.settings["budget"])
-            except PydanticValidationError as exc:
-                raise ValidationError(
-                    f"workflow {slug!r} has an invalid budget: {exc.errors()[0]['msg']}",
-                    code="bad_budget",
-                ) from None
-        trigger_id = trigger or self._default_trigger(ver.graph, slug)
-        self.engine.flow(ver.graph, trigger_id, ver.content_hash)  # compile errors: no run yet
-        return Run(
-            workflow_id=wf.id,
-            workflow_slug=wf.slug,
-            version_number=ver.number,
-            version_hash=ver.content_hash,
-            trigger_id=trigger_id,
-            input=input,
-            parent_run_id=parent_run_id,
+        return self.planner.prepare(
+            slug,
+            input,
+            trigger=trigger,
+            version=version,
             user=user,
-            thread_id=thread,
+            thread=thread,
+            parent_run_id=parent_run_id,
         )
 
     def announce(self, run: Run) -> None:
@@ -417,20 +394,7 @@ class Workspace:
             )
         graph = self.graph_of(old)
         seed = self.engine.rerun_seed(old, graph, from_node, input)
-        run = self.store.runs.create(
-            Run(
-                workflow_id=old.workflow_id,
-                workflow_slug=old.workflow_slug,
-                version_number=old.version_number,
-                version_hash=old.version_hash,
-                trigger_id=old.trigger_id,
-                input=old.input,
-                rerun_of=old.id,
-                rerun_from_node=from_node,
-                user=old.user,
-                thread_id=old.thread_id,
-            )
-        )
+        run = self.store.runs.create(RunPlanner.rerun_of(old, from_node))
         self.emit(run, EventType.RUN_QUEUED, rerun_of=old.id, from_node=from_node)
         return RunHandle(self.store, self.engine.start(run, graph, seed=seed))
 
@@ -461,7 +425,11 @@ class Workspace:
 
     def graph_of(self, run: Run) -> WorkflowGraph:
         """The graph of the version the run is pinned to."""
-        return self.version(run.workflow_id, run.version_number).graph
+        return self.planner.graph_of(run)
+
+    def version(self, workflow_id: str, number: int) -> Version:
+        """A published version (cached: versions are immutable)."""
+        return self.planner.version(workflow_id, number)
 
     @property
     def remote(self) -> bool:
@@ -481,23 +449,6 @@ class Workspace:
     def _lost(self, run_id: str) -> None:
         # another worker took the run over (this process stalled past its lease): stop here
         self.engine.services.stop_requests[run_id] = RunStatus.PAUSED
-
-    def version(self, workflow_id: str, number: int) -> Version:
-        """A published version; immutable, so cached by workflow id and number."""
-        key = (workflow_id, number)
-        ver = self._versions.get(key)
-        if ver is None:
-            ver = self.store.workflows.get_version(workflow_id, number)
-            if len(self._versions) >= self.settings.engine.graph_cache_size:
-                self._versions.pop(next(iter(self._versions)))
-            self._versions[key] = ver
-        return ver
-
-    def _default_trigger(self, graph: WorkflowGraph, slug: str) -> str:
-        for node in graph.nodes:
-            if node.type in self.registry and self.registry.get(node.type).is_trigger:
-                return node.id
-        raise ValidationError(f"workflow {slug!r} has no trigger", code="no_trigger")
 
     def emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         # through the engine's recorder, so a run's held node starts are stored first
