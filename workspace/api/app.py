@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from workspace.api import (
     access,
     credentials,
+    drafts,
     health,
     hooks,
     problems,
@@ -36,6 +37,7 @@ def create_app(ws: Workspace) -> FastAPI:
     app.state.ws = ws
     problems.install(app, auth_prefix=API_PREFIX)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_user)])
+    api.include_router(drafts.router)  # before workflows: /workflows/import is not a slug
     api.include_router(workflows.router)
     api.include_router(runs.router)
     api.include_router(schedules.router)

@@ -49,7 +49,7 @@ def validate(body: DslBody, ws: WS, user: Caller) -> Any:
 
 @router.post("", status_code=201)
 def save(body: DslBody, ws: WS, user: Caller) -> dict[str, Any]:
-    existing = _slug_of(ws, body.dsl)
+    existing = slug_of(ws, body.dsl)
     if existing is not None:
         owned_workflow(ws, user, existing)  # only the owner (or an admin) replaces it
     wf = ws.save(body.dsl, draft=body.draft, owner=user.id)
@@ -58,7 +58,7 @@ def save(body: DslBody, ws: WS, user: Caller) -> dict[str, Any]:
         ver = ws.workflows.publish(
             wf.slug, message=body.message, author=user.id, only_if_changed=True
         )
-        out["version"] = _version(ver)
+        out["version"] = version_json(ver)
     return out
 
 
@@ -84,13 +84,13 @@ def delete(slug: str, ws: WS, user: Caller) -> Response:
 @router.post("/{slug}/publish", status_code=201)
 def publish(slug: str, ws: WS, user: Caller, message: str = "") -> dict[str, Any]:
     owned_workflow(ws, user, slug)
-    return _version(ws.publish(slug, message=message, author=user.id))
+    return version_json(ws.publish(slug, message=message, author=user.id))
 
 
 @router.get("/{slug}/versions")
 def versions(slug: str, ws: WS, user: Caller) -> dict[str, Any]:
     wf = owned_workflow(ws, user, slug)
-    return {"items": [_version(v) for v in ws.store.workflows.list_versions(wf.id)]}
+    return {"items": [version_json(v) for v in ws.store.workflows.list_versions(wf.id)]}
 
 
 @router.get("/{slug}/export")
@@ -133,7 +133,7 @@ def start_run(slug: str, body: RunBody, ws: WS, user: Caller) -> dict[str, Any]:
     return {"run_id": run.id, "status": run.status.value, "run": run.model_dump(mode="json")}
 
 
-def _version(ver: Any) -> dict[str, Any]:
+def version_json(ver: Any) -> dict[str, Any]:
     return {
         "number": ver.number,
         "content_hash": ver.content_hash,
@@ -143,7 +143,7 @@ def _version(ver: Any) -> dict[str, Any]:
     }
 
 
-def _slug_of(ws: Any, text: str) -> str | None:
+def slug_of(ws: Any, text: str) -> str | None:
     """The slug a DSL document would be saved under, if it already exists."""
     report = ws.validate(text, draft=True)
     slug = report.meta.slug if report.meta is not None else None

@@ -32,6 +32,7 @@ from workspace.runtime.connect import redis_channels, running_embedded_redis
 from workspace.runtime.control import RunControl
 from workspace.runtime.credentials import CredentialService, settings_keyring
 from workspace.runtime.dispatch import Dispatcher
+from workspace.runtime.drafts import DraftEditor
 from workspace.runtime.error_triggers import ErrorTriggers
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
@@ -88,6 +89,7 @@ class Workspace:
         self.control = RunControl(self)
         self.workflows = WorkflowService(store, self.registry)
         self.notebooks = NotebookService(store, self.workflows, self.registry)
+        self.drafts = DraftEditor(self.workflows)
         self.credentials = CredentialService(
             store.credentials,
             settings_keyring(settings),
@@ -217,6 +219,14 @@ class Workspace:
 
     def list_workflows(self) -> list[Workflow]:
         return list(self.store.workflows.list())
+
+    def diff(self, slug: str, a: int | str, b: int | str = "draft") -> dict[str, Any]:
+        """DSL text diff and structural diff between versions (or ``"draft"``)."""
+        return self.workflows.diff(slug, a, b)
+
+    def rollback(self, slug: str, version: int, *, author: str | None = None) -> Version:
+        """Publish an older version's content as a new version."""
+        return self.workflows.rollback(slug, version, author=author)
 
     def versions(self, slug: str) -> list[Version]:
         return list(self.store.workflows.list_versions(self.workflow(slug).id))
