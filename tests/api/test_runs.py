@@ -212,12 +212,21 @@ def test_rerun_from_a_node(client: TestClient, callers: Callers) -> None:
     h = callers.alice.headers
     save(client, h, echo_dsl())
     run = start(client, h, "echo", {"n": 5})
-    resp = client.post(f"{API}/runs/{run['id']}/rerun", json={"from_node": "answer"}, headers=h)
+    body = {"from_node": "answer", "wait": True}
+    resp = client.post(f"{API}/runs/{run['id']}/rerun", json=body, headers=h)
     assert resp.status_code == 201, resp.text
     again: dict[str, Any] = resp.json()
     assert again["id"] != run["id"] and again["rerun_of"] == run["id"]
     assert again["rerun_from_node"] == "answer"
     assert again["status"] == "succeeded" and again["output"] == run["output"]
+    queued = client.post(f"{API}/runs/{run['id']}/rerun", json={"from_node": "answer"}, headers=h)
+    assert queued.status_code == 201 and queued.json()["status"] in (
+        "queued",
+        "running",
+        "succeeded",
+    )
+    done = wait_run(client, h, queued.json()["id"])
+    assert done["status"] == "succeeded" and done["output"] == run["output"]
     resp = client.post(f"{API}/runs/{run['id']}/rerun", json={"from_node": "ghost"}, headers=h)
     assert resp.status_code in {404, 422}
     assert resp.headers["content-type"].startswith("application/problem+json")

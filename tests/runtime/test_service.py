@@ -222,3 +222,24 @@ def test_event_subscriptions_over_real_http_are_authorized(service: Service) -> 
             pass
     assert [e["seq"] for e in got] == list(range(1, len(got) + 1))
     assert got[-1]["type"] == "run_succeeded" and got[-1]["data"]["output"] == {"done": 5}
+
+
+def test_a_rerun_over_the_api_is_driven_by_a_worker(service: Service) -> None:
+    service.worker("w1")
+    service.wait_ready(workers=1)
+    with service.client() as api:
+        assert api.post("/api/v1/workflows", json={"dsl": SLOW, "publish": True}).status_code == 201
+        run_id = httpx.post(
+            f"{service.url}/hooks/slow-chain/trigger_webhook", json={"k": 4}
+        ).json()["run_id"]
+        assert _wait_status(api, run_id, {"succeeded"}, timeout_s=60)["output"] == {"done": 4}
+        again = api.post(f"/api/v1/runs/{run_id}/rerun", json={"from_node": "last"})
+        assert again.status_code == 201, again.text
+        assert again.json()["status"] == "queued"  # handed to the workers, not driven here
+        rerun = _wait_status(api, again.json()["id"], {"succeeded", "failed"}, timeout_s=60)
+        assert rerun["status"] == "succeeded" and rerun["output"] == {"done": 4}
+        ran = [e["node_id"] for e in _events(api, rerun["id"]) if e["type"] == "node_started"]
+        assert ran == ["last"]  # upstream outputs reused, the slow step not run again
+        worker_log = (service.folder / "w1.log").read_text()
+        api_log = (service.folder / "api.log").read_text()
+        assert "Traceback" not in worker_log + api_log

@@ -43,6 +43,8 @@ class ResumeBody(BaseModel):
 class RerunBody(BaseModel):
     from_node: str
     input: Any = None
+    wait: bool = Field(default=False, description="Answer when the re-run reached a stable point")
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
 @router.get("")
@@ -135,7 +137,8 @@ def resume(run_id: str, body: ResumeBody, ws: WS, user: Caller) -> dict[str, Any
 @router.post("/{run_id}/rerun", status_code=201)
 def rerun(run_id: str, body: RerunBody, ws: WS, user: Caller) -> dict[str, Any]:
     owned_run(ws, user, run_id)
-    return ws.rerun(run_id, body.from_node, body.input).run.model_dump(mode="json")
+    handle = ws.rerun(run_id, body.from_node, body.input, wait=body.wait, timeout_s=body.timeout_s)
+    return handle.run.model_dump(mode="json")
 
 
 def _after(after: int | None, last_event_id: str | None) -> int:

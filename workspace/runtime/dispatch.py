@@ -75,7 +75,7 @@ class Dispatcher:
             graph = self.ws.graph_of(run)
             engine = self.ws.engine
             if run.status == RunStatus.QUEUED:
-                engine.start(run, graph)
+                self.ws.drive(run)
             elif run.status == RunStatus.RUNNING:
                 engine.recover(run, graph)
             elif run.status == RunStatus.WAITING:  # an answer came, or its time did

@@ -50,6 +50,9 @@ from workspace.store import MemoryStore, open_store, upgrade_database
 
 __all__ = ["RunHandle", "Workspace"]
 
+#: journal key of a re-run's edited entry input
+RERUN_INPUT = "rerun:input"
+
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +373,16 @@ class Workspace:
         return RunHandle(self.store, self.dispatcher.wait(run_id, timeout_s=timeout_s))
 
     def drive(self, run: Run, *, depth: int = 0) -> Run:
+        """Drive a queued run here (a re-run starts at its entry node, upstream reused)."""
         graph = self.graph_of(run)
-        return self.engine.start(run, graph, depth=depth)
+        if run.rerun_of is None or run.rerun_from_node is None:
+            return self.engine.start(run, graph, depth=depth)
+        edited = self.store.runs.journal_get(run.id, RERUN_INPUT)
+        old = self.store.runs.get(run.rerun_of)
+        seed = self.engine.rerun_seed(
+            old, graph, run.rerun_from_node, edited["value"] if edited else None
+        )
+        return self.engine.start(run, graph, seed=seed, depth=depth)
 
     def drive_child(self, run: Run, *, depth: int) -> Run:
         graph = self.graph_of(run)
@@ -394,19 +405,35 @@ class Workspace:
         run = self.store.runs.get(run_id)
         return RunHandle(self.store, self.engine.recover(run, self.graph_of(run)))
 
-    def rerun(self, run_id: str, from_node: str, input: Any = None) -> RunHandle:
-        """Re-run a finished run from ``from_node``, reusing upstream outputs (SPEC §4.6)."""
+    def rerun(
+        self,
+        run_id: str,
+        from_node: str,
+        input: Any = None,
+        *,
+        wait: bool = True,
+        timeout_s: float | None = None,
+    ) -> RunHandle:
+        """Re-run a finished run from ``from_node``, reusing upstream outputs (SPEC §4.6); the
+        new run is driven like any other (by the workers when there are)."""
         old = self.store.runs.get(run_id)
         if not old.status.terminal:
             raise ConflictError(
                 f"run {run_id} is {old.status.value}; re-run needs a finished run",
                 code="not_finished",
             )
-        graph = self.graph_of(old)
-        seed = self.engine.rerun_seed(old, graph, from_node, input)
+        self.engine.rerun_seed(old, self.graph_of(old), from_node, input)  # bad node: no run
         run = self.store.runs.create(RunPlanner.rerun_of(old, from_node))
+        if input is not None:  # the edited input of the entry node, for whoever drives it
+            self.store.runs.journal_put(run.id, RERUN_INPUT, {"value": input})
         self.emit(run, EventType.RUN_QUEUED, rerun_of=old.id, from_node=from_node)
-        return RunHandle(self.store, self.engine.start(run, graph, seed=seed))
+        if self.remote:
+            self.dispatcher.submit(run)
+            return self.wait(run.id, timeout_s=timeout_s) if wait else RunHandle(self.store, run)
+        if not wait:
+            self.submit(run)
+            return RunHandle(self.store, run)
+        return RunHandle(self.store, self.drive(run))
 
     def cancel(self, run_id: str) -> RunHandle:
         """Cancel a run; the engine stops between steps. Child runs are cancelled too."""
