@@ -95,53 +95,91 @@ def wait_succeeded(api: httpx.Client, run_id: str, timeout_s: float = 60) -> dic
     return run
 
 
-def test_plait_up_serves_runs_survives_a_redis_crash_and_stops_everything(tmp_path: Path) -> None:
-    folder = tmp_path / "ws"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
-    env["PLAIT_RUNTIME__QUEUED_GRACE_S"] = "3"
-    up = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "workspace.cli.main",
-            "--dir",
-            str(folder),
-            "up",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    assert up.stdout is not None
-    out = Output(up.stdout)
-    seen: set[int] = set()
-    try:
-        key = out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
-        base = f"http://127.0.0.1:{port}"
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        deadline = time.monotonic() + 60
+class PlaitUp:
+    """``plait --dir DIR up`` as a user runs it, in its own session; ``stop()`` is Ctrl-C."""
+
+    def __init__(self, folder: Path, *args: str, workers: int = 1, **env: str) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
+        argv = [sys.executable, "-m", "workspace.cli.main", "--dir", str(folder), "up", *args]
+        self.proc = subprocess.Popen(
+            [*argv, "--port", str(self.port), "--workers", str(workers)],
+            env={**environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        self.out = Output(self.proc.stdout)
+        self.code: int | None = None
+        self._api: httpx.Client | None = None
+
+    @property
+    def api(self) -> httpx.Client:
+        """A client with the admin key ``up`` printed on its first start."""
+        if self._api is None:
+            key = self.out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
+            auth = {"Authorization": f"Bearer {key}"}
+            self._api = httpx.Client(base_url=self.base, headers=auth, timeout=60)
+        return self._api
+
+    def wait_ready(self, workers: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                ready = api.get("/readyz")
-                if ready.status_code == 200 and ready.json()["checks"]["workers"]["count"] >= 1:
-                    break
+                ready = self.api.get("/readyz")
+                if (
+                    ready.status_code == 200
+                    and ready.json()["checks"]["workers"]["count"] >= workers
+                ):
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        else:
-            raise AssertionError("plait up never became ready:\n" + out.text)
+        raise AssertionError("plait up never became ready:\n" + self.out.text)
+
+    def processes(self) -> set[int]:
+        return descendants(self.proc.pid)
+
+    def stop(self) -> int:
+        """Ctrl-C; the exit status (SIGKILL of the whole session if it hangs)."""
+        if self._api is not None:
+            self._api.close()
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGINT)
+        try:
+            self.code = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+        finally:
+            self.out.close()
+        return self.code
+
+
+def assert_gone(pids: set[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in pids if alive(p)}
+    assert not left, f"processes left behind: {left}"
+
+
+def test_plait_up_serves_runs_survives_a_redis_crash_and_stops_everything(tmp_path: Path) -> None:
+    folder = tmp_path / "ws"
+    up = PlaitUp(folder, PLAIT_RUNTIME__QUEUED_GRACE_S="3")
+    seen: set[int] = set()
+    try:
+        up.wait_ready(workers=1)
+        api = up.api
         r = api.post("/api/v1/workflows", json={"dsl": TRIAGE, "publish": True})
         assert r.status_code == 201, r.text
 
         def fire(title: str) -> str:
             body = {"type": "bug", "severity": 9, "title": title}
-            hook = httpx.post(f"{base}/hooks/webhook-triage/trigger_webhook", json=body)
+            hook = httpx.post(f"{up.base}/hooks/webhook-triage/trigger_webhook", json=body)
             assert hook.status_code == 202, hook.text
             return str(hook.json()["run_id"])
 
@@ -149,74 +187,46 @@ def test_plait_up_serves_runs_survives_a_redis_crash_and_stops_everything(tmp_pa
         assert run["output"]["text"] == "page P1 in oncall: Checkout is down"
 
         # the embedded Redis dies: `up` brings it back at the same address and runs go on
-        redis_dir = folder / ".plait" / "redis"
-        server = EmbeddedRedis(redis_dir)
+        server = EmbeddedRedis(folder / ".plait" / "redis")
         url_before = server.url
         pid = server.pid
         assert pid is not None and url_before
-        seen = descendants(up.pid) | {pid}
+        seen = up.processes() | {pid}
         os.kill(pid, signal.SIGKILL)
-        out.wait_for("embedded Redis is not answering; restarting it", timeout_s=30)
+        up.out.wait_for("embedded Redis is not answering; restarting it", timeout_s=30)
         deadline = time.monotonic() + 30
         while not server.alive() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert server.url == url_before  # same port and password: nobody needs a new URL
-        assert "new address" not in out.text
+        assert "new address" not in up.out.text
         run = wait_succeeded(api, fire("Still down"))
         assert run["output"]["text"] == "page P1 in oncall: Still down"
-        api.close()
-        seen |= descendants(up.pid)
+        seen |= up.processes()
         new_pid = server.pid
         assert new_pid is not None
         seen.add(new_pid)
     finally:
-        if up.poll() is None:
-            os.kill(up.pid, signal.SIGINT)  # Ctrl-C
-        try:
-            code = up.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            raise
-        finally:
-            out.close()
-    assert code == 0, out.text
-    assert "stopped" in out.lines[-1]
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in seen) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if alive(p)}
-    assert not left, f"processes left behind: {left}"
-    assert len(seen) >= 4  # api, worker, the old and the new Redis server at least
+        code = up.stop()
+    assert code == 0, up.out.text
+    assert "stopped" in up.out.lines[-1]
+    assert_gone(seen)
+    assert len(seen) >= 5  # api, worker, scheduler, the old and the new Redis server at least
 
 
 def test_plait_up_demo_answers_through_the_scripted_model(tmp_path: Path) -> None:
     """`plait up --demo`: a new user gets an agent with tools on the scripted mock LLM, with a
     credential labelled as scripted, and Ctrl-C stops the mock server too."""
-    folder = tmp_path / "ws"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
-    argv = [sys.executable, "-m", "workspace.cli.main", "--dir", str(folder), "up", "--demo"]
-    up = subprocess.Popen(
-        [*argv, "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    assert up.stdout is not None
-    out = Output(up.stdout)
+    up = PlaitUp(tmp_path / "ws", "--demo")
     seen: set[int] = set()
     try:
-        key = out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
-        out.wait_for(r"demo +scripted mock LLM on http://127\.0\.0\.1:\d+")
-        base = f"http://127.0.0.1:{port}"
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        api = up.api
+        up.out.wait_for(r"demo +scripted mock LLM on http://127\.0\.0\.1:\d+")
         deadline = time.monotonic() + 60
         answer: dict[str, Any] = {}
         while time.monotonic() < deadline:  # until the API, a worker and the mock are up
             try:
                 resp = httpx.post(
-                    f"{base}/hooks/demo-assistant/trigger_webhook",
+                    f"{up.base}/hooks/demo-assistant/trigger_webhook",
                     json={"text": "what is 6 times 7?"},
                     timeout=60,
                 )
@@ -226,99 +236,57 @@ def test_plait_up_demo_answers_through_the_scripted_model(tmp_path: Path) -> Non
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        assert answer.get("status") == "succeeded", (answer, out.text)
+        assert answer.get("status") == "succeeded", (answer, up.out.text)
         assert "The calculator says 42" in answer["output"]["output"]
         assert answer["output"]["model"]["scripted"] is True
         run = api.get(f"/api/v1/runs/{answer['run_id']}").json()
-        tools = [e for e in api.get(f"/api/v1/runs/{answer['run_id']}/events").json()["items"]
-                 if e["type"].startswith("tool_")]  # fmt: skip
-        assert [e["type"] for e in tools] == ["tool_started", "tool_finished"]
+        events = api.get(f"/api/v1/runs/{answer['run_id']}/events").json()["items"]
+        tools = [e["type"] for e in events if e["type"].startswith("tool_")]
+        assert tools == ["tool_started", "tool_finished"]
         assert run["usage"]["tokens"] > 0 and run["usage"]["cost_usd"] == 0.0
         cred = api.get("/api/v1/credentials/demo").json()
         assert cred["label"] == "demo (scripted)" and cred["demo"] is True
-        seen = descendants(up.pid)
+        seen = up.processes()
         commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if alive(p)]
         assert any(b"mock-llm" in c for c in commands)  # supervised like the others
-        api.close()
     finally:
-        if up.poll() is None:
-            os.kill(up.pid, signal.SIGINT)
-        try:
-            code = up.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
-            raise
-        finally:
-            out.close()
-    assert code == 0, out.text
-    deadline = time.monotonic() + 10
-    while any(alive(p) for p in seen) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [p for p in seen if alive(p)]
+        code = up.stop()
+    assert code == 0, up.out.text
+    assert_gone(seen)
 
 
 def test_plait_up_hands_a_dead_workers_run_on_at_once(tmp_path: Path) -> None:
     """kill -9 of the worker driving a run: `plait up` sees the child die and ends its leases,
     so another worker takes the run over at the sweeper's next pass (not after the lease)."""
     from tests.runtime.test_service import SLOW
+    from workspace.runtime.workspace import Workspace
+    from workspace.settings import Settings
 
     folder = tmp_path / "ws"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLAIT_")}
-    env["PLAIT_RUNTIME__LEASE_TTL_S"] = "30"  # only the hand-over can be quick here
-    argv = [sys.executable, "-m", "workspace.cli.main", "--dir", str(folder), "up"]
-    up = subprocess.Popen(
-        [*argv, "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    assert up.stdout is not None
-    out = Output(up.stdout)
+    # a 30 s lease: only the supervisor's hand-over can make the take-over quick
+    up = PlaitUp(folder, workers=2, PLAIT_RUNTIME__LEASE_TTL_S="30")
     try:
-        key = out.wait_for(r"admin API key \(shown once, keep it\): (plait_\S+)").group(1)
-        base = f"http://127.0.0.1:{port}"
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                ready = api.get("/readyz")
-                if ready.status_code == 200 and ready.json()["checks"]["workers"]["count"] >= 2:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        up.wait_ready(workers=2)
+        api = up.api
         assert api.post("/api/v1/workflows", json={"dsl": SLOW, "publish": True}).status_code == 201
-        run_id = httpx.post(f"{base}/hooks/slow-chain/trigger_webhook", json={"k": 3}).json()[
-            "run_id"
-        ]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            events = api.get(f"/api/v1/runs/{run_id}/events").json()["items"]
-            if any(e["type"] == "node_started" and e["node_id"] == "slow" for e in events):
-                break
-            time.sleep(0.05)
-        from workspace.runtime.workspace import Workspace
-        from workspace.settings import Settings
-
+        owner = None
         with Workspace.open(folder, settings=Settings(workspace_dir=folder), inline=True) as ws:
-            owner = ws.store.leases.get(run_id).owner
-        assert owner is not None
+            # opened before the run starts: opening costs seconds on a busy machine
+            hook = httpx.post(f"{up.base}/hooks/slow-chain/trigger_webhook", json={"k": 3})
+            run_id = hook.json()["run_id"]
+            deadline = time.monotonic() + 60
+            while owner is None or owner == "queue":  # until a worker drives the run
+                assert time.monotonic() < deadline, ("no worker took the run", up.out.text)
+                owner = ws.store.leases.get(run_id).owner
+                time.sleep(0.02)
         pid = int(owner.split(":")[1])
         killed = time.monotonic()
         os.killpg(pid, signal.SIGKILL)
-        out.wait_for(r"worker-\d died; its 1 run\(s\) are handed to other workers", timeout_s=30)
+        up.out.wait_for(r"worker-\d died; its 1 run\(s\) are handed to other workers", timeout_s=30)
         run = wait_succeeded(api, run_id, timeout_s=60)
         took = time.monotonic() - killed
         assert run["output"] == {"done": 3}
         assert took < 25  # far below the 30 s lease: the hand-over did it
         print(f"run succeeded {took:.1f} s after kill -9 (lease 30 s)")
-        api.close()
     finally:
-        if up.poll() is None:
-            os.kill(up.pid, signal.SIGINT)
-        try:
-            up.wait(timeout=60)
-        finally:
-            out.close()
+        up.stop()
