@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ TUTORIALS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 def test_tutorials_are_committed_without_outputs() -> None:
     import nbformat
 
-    assert len(TUTORIALS) == 6
+    assert len(TUTORIALS) == 7
     for name in TUTORIALS:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
@@ -174,6 +175,42 @@ def test_agents_with_tools(tmp_path: Path) -> None:
     )
 
 
+def test_schedules(tmp_path: Path) -> None:
+    started = time.monotonic()
+    nb = execute_file(NOTEBOOKS / "07_schedules.ipynb", tmp_path)
+    took = time.monotonic() - started
+    _no_tracebacks(nb)
+    out = _stdout(cell(nb, "import threading"))
+    assert re.fullmatch(r"schedule [0-9a-f]{32}: every 2 s, next slot \d\d:\d\d:\d\d UTC\n", out)
+    assert text(html_of(cell(nb, "wait_for_fires(first + 2)"))).count("succeeded") >= 2
+    [fired] = views(nb, cell(nb, "last_run ="))
+    assert fired.status == "succeeded"
+    assert [t.split(" ")[:2] for t in fired.titles] == [["✓", "trigger_schedule"], ["✓", "stamp"]]
+    assert "&quot;source&quot;: &quot;tutorial&quot;" in fired.result
+    assert "&quot;slot&quot;: &quot;20" in fired.result
+    assert _stdout(cell(nb, "control.pause")) == "paused: True; fires while paused: 0\n"
+    [now] = views(nb, cell(nb, "now_run ="))
+    assert now.status == "succeeded" and "tutorial" in now.result
+    resumed = _stdout(cell(nb, "control.resume")).splitlines()
+    assert re.fullmatch(r"paused: False; fires after resuming: [12]", resumed[0]), resumed
+    since = int(resumed[1].rsplit(" ", 1)[1])
+    assert since >= 3, resumed
+    assert plain_of(cell(nb, "stop.set()")) == "False"  # the scheduler thread ended
+    # every fire is a stored run with its own slot; run-now is one more
+    with Workspace.open(
+        tmp_path / ".plait-tutorial", settings=Settings(workspace_dir=tmp_path)
+    ) as ws:
+        runs = ws.runs("ticker")
+        assert len(runs) >= since + 1 and all(r.status.value == "succeeded" for r in runs)
+        slots = [ws.get_run(r.id).output["slot"] for r in runs]
+        assert len(set(slots)) == len(slots)
+    print(f"07_schedules executed in {took:.1f} s")
+
+
+def _stdout(c) -> str:  # type: ignore[no-untyped-def]
+    return "".join(o["text"] for o in c.outputs if o.get("name") == "stdout")
+
+
 @pytest.mark.parametrize("name", TUTORIALS)
 def test_every_tutorial_has_a_test(name: str) -> None:
     number = name.split("_")[0]
@@ -184,5 +221,6 @@ def test_every_tutorial_has_a_test(name: str) -> None:
         "04": test_webhooks,
         "05": test_notebook_round_trip,
         "06": test_agents_with_tools,
+        "07": test_schedules,
     }
     assert number in tests
