@@ -238,7 +238,11 @@ class RunView:
         row = self.rows.get(ev.node_id)
         if row is None:
             row = self.rows[ev.node_id] = NodeRow(ev.node_id, "?")
-            self.nodes.children = (*self.nodes.children, w.HTML())
+            self._selecting = True  # not a person's choice, if it moves the open row
+            try:
+                self.nodes.children = (*self.nodes.children, w.HTML())
+            finally:
+                self._selecting = False
             self.progress.max = len(self.rows)
         if ev.type in NODE_STATUS:
             if ev.type == EventType.NODE_STARTED and row.status == "retrying":

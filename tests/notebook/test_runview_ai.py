@@ -151,6 +151,17 @@ def test_a_failing_tool_call_is_a_failed_line_under_the_node(
     assert "That expression was broken." in view.rows["answer"].detail()
 
 
+def test_a_row_the_person_opened_stays_open(mem_ws: Workspace, llm: MockLLMServer) -> None:
+    _agent(mem_ws, llm)
+    handle = mem_ws.run("helper", {"text": "this is broken"})
+    followed = RunView(mem_ws, handle.id)
+    assert followed.nodes.selected_index == list(followed.rows).index("answer")
+    chosen = RunView(mem_ws, handle.id, start=False)
+    chosen.nodes.selected_index = 0  # a click on the first row
+    chosen.start()
+    assert chosen.finished and chosen.nodes.selected_index == 0
+
+
 def test_usage_line_never_passes_an_unknown_cost_off_as_zero() -> None:
     line = UsageLine()
     assert line.text() == "" and line.html() == ""
