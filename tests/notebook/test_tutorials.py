@@ -182,12 +182,13 @@ def test_schedules(tmp_path: Path) -> None:
     _no_tracebacks(nb)
     out = _stdout(cell(nb, "import threading"))
     assert re.fullmatch(r"schedule [0-9a-f]{32}: every 2 s, next slot \d\d:\d\d:\d\d UTC\n", out)
-    assert text(html_of(cell(nb, "wait_for_fires(first + 2)"))).count("succeeded") >= 2
-    [fired] = views(nb, cell(nb, "last_run ="))
+    [fired] = views(nb, cell(nb, "wait_for_fires(first + 2)"))
     assert fired.status == "succeeded"
     assert [t.split(" ")[:2] for t in fired.titles] == [["✓", "trigger_schedule"], ["✓", "stamp"]]
     assert "&quot;source&quot;: &quot;tutorial&quot;" in fired.result
     assert "&quot;slot&quot;: &quot;20" in fired.result
+    # the fire before it was over when it came (overlap: skip)
+    assert text(html_of(cell(nb, "%plait runs ticker"))).count("succeeded") >= 2
     assert _stdout(cell(nb, "control.pause")) == "paused: True; fires while paused: 0\n"
     [now] = views(nb, cell(nb, "now_run ="))
     assert now.status == "succeeded" and "tutorial" in now.result
