@@ -19,6 +19,7 @@ from IPython.display import HTML, display
 from kernel_ext import render, session
 from kernel_ext.graphview import graph_html
 from kernel_ext.runview import RunView
+from workspace.client import RemoteWorkspace
 from workspace.errors import DSLError, PlaitError
 
 #: the run views this kernel showed, newest last (``%plait approve`` answers the newest)
@@ -159,7 +160,7 @@ class PlaitMagics(Magics):
     @no_var_expand
     @_guard
     def plait(self, line: str) -> Any:
-        """%plait connect [DIR | URL --key KEY] | run NAME [--input JSON] [--wait] |
+        """%plait connect [DIR | URL --key KEY] | run NAME [--input JSON] [--thread T] [--wait] |
         show RUN_ID | runs [NAME] | publish NAME | approve/reject [RUN_ID] | workflows"""
         words = [self._expand(w) for w in shlex.split(line)]
         if not words:
@@ -197,6 +198,7 @@ class PlaitMagics(Magics):
         p.add_argument("--input", default=None)
         p.add_argument("--wait", action="store_true")
         p.add_argument("--timeout", type=float, default=60.0)
+        p.add_argument("--thread", default=None)
         args = p.parse_args(argv)
         data = None
         if args.input is not None:
@@ -205,7 +207,15 @@ class PlaitMagics(Magics):
             except json.JSONDecodeError as exc:
                 raise UsageError(f"--input is not valid JSON: {exc}") from None
         ws = session.current()
-        handle = ws.run(args.name, data, wait=False)
+        if args.thread is None:
+            handle = ws.run(args.name, data, wait=False)
+        elif isinstance(ws, RemoteWorkspace):
+            raise UsageError(
+                "%plait run: --thread needs a local workspace (%plait connect DIR); over the "
+                "API, conversation threads belong to the chat surface"
+            )
+        else:
+            handle = ws.run(args.name, data, wait=False, thread=args.thread)
         self._show(handle.id, wait=args.wait, timeout_s=args.timeout)
 
     def _cmd_show(self, argv: list[str]) -> None:

@@ -13,30 +13,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 import ipywidgets as w
 
+from kernel_ext.humanform import HumanForm
+from kernel_ext.noderow import ICONS, NodeRow
 from kernel_ext.render import as_json
+from kernel_ext.usage import UsageLine
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import ATTACHMENT_KINDS
 from workspace.errors import PlaitError, ValidationError
 
-#: status marks that render in every font (emoji may not, e.g. in a headless browser)
-ICONS = {
-    "pending": "○",
-    "running": "◐",
-    "succeeded": "✓",
-    "failed": "✗",
-    "skipped": "↷",
-    "retrying": "↻",
-    "waiting": "☛",
-    "cancelled": "⊘",
-    "queued": "○",
-    "paused": "‖",
-}
 TERMINAL = {"succeeded", "failed", "cancelled"}
 DONE = {"succeeded", "failed", "skipped"}
 NODE_STATUS = {
@@ -56,37 +45,6 @@ RUN_STATUS = {
     EventType.RUN_FAILED: "failed",
     EventType.RUN_CANCELLED: "cancelled",
 }
-BUTTON_STYLE = {"approve": "success", "reject": "danger", "request_revision": "warning"}
-
-
-@dataclass
-class NodeRow:
-    node_id: str
-    type: str
-    status: str = "pending"
-    duration_ms: float | None = None
-    iterations: set[str] = field(default_factory=set)
-    input: Any = None
-    output: Any = None
-    error: Any = None
-    tokens: list[str] = field(default_factory=list)
-
-    def title(self) -> str:
-        took = f" — {self.duration_ms:.0f} ms" if self.duration_ms is not None else ""
-        runs = len(self.iterations)
-        times = f" x{runs}" if runs > 1 else ""
-        return (
-            f"{ICONS.get(self.status, '?')} {self.node_id} ({self.type}) {self.status}{times}{took}"
-        )
-
-    def detail(self) -> str:
-        parts = []
-        for name, value in (("input", self.input), ("output", self.output), ("error", self.error)):
-            if value is not None:
-                parts.append(f"<b>{name}</b><pre>{escape(as_json(value))}</pre>")
-        if self.tokens:
-            parts.append(f"<b>tokens</b><pre>{escape(''.join(self.tokens))}</pre>")
-        return "".join(parts) or "<i>no data yet</i>"
 
 
 class RunView:
@@ -99,9 +57,9 @@ class RunView:
         self.output: Any = None
         self.error: Any = None
         self.pending: dict[str, Any] | None = None
-        #: totals of the step records that report them (AI steps)
-        self.tokens: int | None = None
-        self.cost: float | None = None
+        self.form: HumanForm | None = None
+        #: LLM tokens and cost: live from the node events, then the stored run's
+        self.usage = UsageLine()
         self.last = 0
         #: the run is over and its stored records are shown (nothing more will change)
         self.finished = False
@@ -118,6 +76,9 @@ class RunView:
         self.progress = w.IntProgress(min=0, max=max(1, len(self.rows)), value=0)
         self.notice = w.HTML()
         self.nodes = w.Accordion(children=[w.HTML() for _ in self.rows])
+        self._user_chose = False
+        self._selecting = False
+        self.nodes.observe(self._chosen, names="selected_index")
         self.human = w.VBox()
         self.result = w.HTML()
         self.widget = w.VBox(
@@ -205,20 +166,18 @@ class RunView:
         """The run is over: the stored run and step records fill in outputs and inputs."""
         handle = self.ws.get_run(self.run_id)
         steps = handle.steps
+        usage = handle.usage
         with self._lock:
             self.status = handle.status.value
             self.output = handle.output
             self.error = handle.error
             self._merge_steps(steps)
+            self.usage.final = usage
             self.finished = True
             self._render()
             self._changed.notify_all()
 
     def _merge_steps(self, steps: list[Any]) -> None:
-        tokens = [s.tokens for s in steps if s.tokens is not None]
-        costs = [s.cost for s in steps if s.cost is not None]
-        self.tokens = sum(tokens) if tokens else None
-        self.cost = sum(costs) if costs else None
         for s in steps:
             row = self.rows.get(s.node_id)
             if row is None:
@@ -226,8 +185,24 @@ class RunView:
             row.input = s.input
             if s.output is not None:
                 row.output = s.output
+                model = s.output.get("model") if isinstance(s.output, dict) else None
+                if isinstance(model, dict) and model.get("scripted"):
+                    self.usage.scripted = True
             if s.error is not None:
                 row.error = s.error
+            if s.tokens is not None:
+                counted = [t.tokens for t in steps if t.node_id == s.node_id and t.tokens]
+                row.llm_tokens = sum(counted)
+
+    @property
+    def tokens(self) -> int | None:
+        """LLM tokens of the run so far (None: no step reported any)."""
+        return self.usage.tokens
+
+    @property
+    def cost(self) -> float | None:
+        """USD of the run so far; None when nothing reported usage or a price is unknown."""
+        return self.usage.cost
 
     def apply(self, ev: Event) -> None:
         with self._lock:
@@ -263,9 +238,15 @@ class RunView:
         row = self.rows.get(ev.node_id)
         if row is None:
             row = self.rows[ev.node_id] = NodeRow(ev.node_id, "?")
-            self.nodes.children = (*self.nodes.children, w.HTML())
+            self._selecting = True  # not a person's choice, if it moves the open row
+            try:
+                self.nodes.children = (*self.nodes.children, w.HTML())
+            finally:
+                self._selecting = False
             self.progress.max = len(self.rows)
         if ev.type in NODE_STATUS:
+            if ev.type == EventType.NODE_STARTED and row.status == "retrying":
+                row.restarted()
             row.status = NODE_STATUS[ev.type]
             if ev.type == EventType.NODE_STARTED:
                 row.iterations.add(str(data.get("iteration", "")))
@@ -275,75 +256,53 @@ class RunView:
                 row.output = data.get("output")
             elif ev.type == EventType.NODE_FAILED:
                 row.error = data.get("error", data)
+            if ev.type in (EventType.NODE_SUCCEEDED, EventType.NODE_FAILED):
+                self.usage.node_finished(ev.node_id, data)
+                if data.get("tokens") is not None:
+                    row.llm_tokens = (row.llm_tokens or 0) + int(data["tokens"])
         elif ev.type == EventType.TOKEN:
-            row.tokens.append(str(data.get("text", data.get("token", ""))))
+            row.add_text(str(data.get("text", data.get("token", ""))))
+            self._follow_row(ev.node_id)
+        elif ev.type == EventType.TOOL_STARTED:
+            row.tool_started(data)
+            self._follow_row(ev.node_id)
+        elif ev.type == EventType.TOOL_FINISHED:
+            row.tool_finished(data)
+
+    def _follow_row(self, node_id: str) -> None:
+        """Open the row of the node that streams or calls tools, so its text shows as it
+        comes — unless the person chose a row themselves."""
+        if self._user_chose:
+            return
+        index = list(self.rows).index(node_id)
+        if self.nodes.selected_index != index:
+            self._selecting = True
+            try:
+                self.nodes.selected_index = index
+            finally:
+                self._selecting = False
+
+    def _chosen(self, change: dict[str, Any]) -> None:
+        if not self._selecting:
+            self._user_chose = True
 
     # -- answering ---------------------------------------------------------------------------
 
     def _build_human(self) -> None:
         if self.pending is None:
+            self.form = None
             self.human.children = ()
             return
-        request = self.pending.get("request") or {}
-        prompt = w.HTML(
-            f'<div class="plait-human" style="border-left:4px solid #bf8700;padding:4px 8px">'
-            f"<b>☛ {escape(str(self.pending.get('node_id')))} is waiting</b><br>"
-            f"{escape(str(request.get('message', '')))}</div>"
-        )
-        self._fields: dict[str, tuple[str, w.ValueWidget]] = {}
-        inputs: list[w.Widget] = []
-        for f in request.get("fields") or []:
-            kind, name = f.get("type", "text"), f["name"]
-            label = f.get("label") or name
-            wide = {"description_width": "initial"}
-            widget: w.ValueWidget
-            if kind == "number":
-                widget = w.FloatText(description=label, style=wide)
-            elif kind == "boolean":
-                widget = w.Checkbox(description=label, value=False, style=wide)
-            elif kind == "choice":
-                widget = w.Dropdown(description=label, options=f.get("options") or [], style=wide)
-            elif kind == "multiline":
-                widget = w.Textarea(description=label, style=wide)
-            else:
-                widget = w.Text(description=label, style=wide)
-            self._fields[name] = (kind, widget)
-            inputs.append(widget)
-        self.feedback = w.Text(description="comment", placeholder="optional feedback")
-        self.buttons = []
-        for option in request.get("options") or ["approve", "reject"]:
-            button = w.Button(
-                description=option.replace("_", " "),
-                button_style=BUTTON_STYLE.get(option, "info"),
-                tooltip=f"{option} this request",
-            )
-            button.add_class(f"plait-{option}")
-            button.on_click(self._clicked(option))
-            self.buttons.append(button)
-        self.human.children = (prompt, *inputs, self.feedback, w.HBox(self.buttons))
+        self.form = HumanForm(self.pending, self.answer, self._set_notice)
+        self.human.children = self.form.children
 
-    def _clicked(self, option: str) -> Callable[[Any], None]:
-        def handler(_: Any) -> None:
-            for b in self.buttons:
-                b.disabled = True
-            threading.Thread(target=self._answer_in_background, args=(option,), daemon=True).start()
-
-        return handler
-
-    def _answer_in_background(self, option: str) -> None:
-        try:
-            self.answer(option)
-        except Exception as exc:  # shown in the view; the buttons work again
-            self._set_notice(f"⚠ could not answer: {type(exc).__name__}: {exc}")
-            for b in self.buttons:
-                b.disabled = False
+    @property
+    def buttons(self) -> list[w.Button]:
+        """The open request's buttons (none when nothing waits)."""
+        return self.form.buttons if self.form is not None else []
 
     def form_values(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name, (_, widget) in getattr(self, "_fields", {}).items():
-            if widget.value not in ("", None):
-                values[name] = widget.value
-        return values
+        return self.form.values() if self.form is not None else {}
 
     def answer(
         self,
@@ -363,7 +322,8 @@ class RunView:
                     f"run {self.run_id} has no open request to answer", code="not_waiting"
                 )
             values = self.form_values() if data is None else data
-            comment = feedback if feedback is not None else (self.feedback.value or None)
+            typed = self.form.comment() if self.form is not None else None
+            comment = feedback if feedback is not None else typed
         answer: Any = action
         if values or comment:
             answer = {"action": action, "data": values, "feedback": comment}
@@ -437,11 +397,7 @@ class RunView:
         self.nodes.titles = tuple(r.title() for r in rows)
         for child, row in zip(self.nodes.children, rows, strict=False):
             child.value = row.detail()  # type: ignore[attr-defined]
-        usage = ""
-        if self.tokens is not None or self.cost is not None:
-            parts = [f"{self.tokens} tokens"] if self.tokens is not None else []
-            parts += [f"cost ${self.cost:.4f}"] if self.cost is not None else []
-            usage = f'<div class="plait-usage">{escape(" · ".join(parts))}</div>'
+        usage = self.usage.html()
         if self.status == "succeeded":
             shown = escape(as_json(self.output))
             self.result.value = (

@@ -72,6 +72,9 @@ class ViewState:
     progress: tuple[int, int]
     result: str
     human: list[dict[str, Any]]
+    #: each node row's expanded content (HTML) and the row shown open
+    details: list[str]
+    selected: int | None
 
 
 def views(nb: Any, c: Any) -> list[ViewState]:
@@ -92,6 +95,8 @@ def views(nb: Any, c: Any) -> list[ViewState]:
                 progress=(progress["value"], progress["max"]),
                 result=result["value"],
                 human=[_model(state, k) | {"_name": _name(state, k)} for k in human["children"]],
+                details=[_model(state, k)["value"] for k in accordion["children"]],
+                selected=accordion.get("selected_index"),
             )
         )
     return out

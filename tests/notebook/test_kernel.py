@@ -30,6 +30,7 @@ def test_remote_workspace_from_cells(api_server: ApiServer, tmp_path: Path) -> N
         "%plait runs greet",
         "%plait show nosuchrun",
         "%plait approve",
+        "%plait run greet --thread t1",
     )
     nb = execute(nb, tmp_path)
     for c in nb.cells:
@@ -56,3 +57,4 @@ def test_remote_workspace_from_cells(api_server: ApiServer, tmp_path: Path) -> N
     assert "succeeded" in out[15]
     assert "not found" in out[16]
     assert "no run view shown" not in out[17] and "no open request" in out[17]
+    assert "--thread needs a local workspace" in out[18]

@@ -4,6 +4,8 @@ shows: inline error rendering, the run views' final states, outputs, approvals."
 from __future__ import annotations
 
 import html
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ TUTORIALS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 def test_tutorials_are_committed_without_outputs() -> None:
     import nbformat
 
-    assert len(TUTORIALS) == 5
+    assert len(TUTORIALS) == 7
     for name in TUTORIALS:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
@@ -112,6 +114,104 @@ def test_notebook_round_trip(tmp_path: Path) -> None:
     assert run.status == "succeeded" and "6 words" in run.result
 
 
+def test_agents_with_tools(tmp_path: Path) -> None:
+    nb = execute_file(NOTEBOOKS / "06_agents_with_tools.ipynb", tmp_path)
+    _no_tracebacks(nb)
+    # scripted, and said so: the markdown, the credential, the answers, the view
+    intro = nb.cells[0].source
+    assert "scripted" in intro and "No LLM is called" in intro
+    assert plain_of(cell(nb, "import kernel_ext")).startswith(
+        "('demo-scripted', 'demo (scripted)', 'http://127.0.0.1:"
+    )
+    first, second, billing = (c for c in nb.cells if c.source.startswith("%plait run "))
+    [a] = views(nb, first)
+    assert a.status == "succeeded" and "The calculator says 42." in a.result
+    assert [t.split(" ")[:2] for t in a.titles] == [
+        ["✓", "trigger_chat"],
+        ["✓", "topic"],
+        ["✓", "route"],
+        ["↷", "invoice"],
+        ["✓", "assistant"],
+    ]
+    assert " · 1 tool call · " in a.titles[4] and " tokens — " in a.titles[4]
+    # the agent's row was opened while it streamed: its text and the tool call under it
+    assert a.selected == 4
+    assert "Let me use the calculator." in a.details[4]
+    assert 'class="plait-tool" data-status="succeeded"' in a.details[4]
+    assert html.unescape(
+        "✓ assistant_calculator (calculator) {&quot;expression&quot;: &quot;6 * 7&quot;} → "
+        "{&quot;output&quot;: 42}"
+    ) in html.unescape(a.details[4])
+    usage = text(a.result).split("} ")[-1]
+    assert re.fullmatch(
+        r"[\d,]+ tokens · cost \$0 · scripted mock model: no real model was called", usage
+    ), usage
+    [b] = views(nb, second)
+    assert b.status == "succeeded" and "It is " in b.result and "(Scripted answer" in b.result
+    assert (
+        "assistant_datetime (datetime)" in b.details[4]
+        and "Let me look at the clock." in (b.details[4])
+    )
+    # memory: the second message carried the first turn of thread 'ada'
+    sent = "".join(o.get("text", "") for o in cell(nb, "second = next(").outputs)
+    assert sent.splitlines() == [
+        "   system: You are a support assistant. Use the tools for arithmetic and dates.",
+        "     user: Hi, I am Ada. What is 6 times 7?",
+        "assistant: The calculator says 42. (Scripted answer: no model was asked.)",
+        "     user: And what time is it?",
+    ]
+    [c] = views(nb, billing)
+    assert c.status == "succeeded" and [t.split(" ")[:2] for t in c.titles][3:] == [
+        ["✓", "invoice"],
+        ["↷", "assistant"],
+    ]
+    assert all(
+        html.unescape(f'"{k}": {v}') in html.unescape(c.result)
+        for k, v in (("amount", "49.9"), ("currency", '"EUR"'), ("invoice", '"1042"'))
+    )
+    assert re.search(r"[\d,]+ tokens · cost \$0", text(c.result))
+    assert plain_of(cell(nb, "runs = ws.runs")) == (
+        "[('succeeded', True), ('succeeded', True), ('succeeded', True)]"
+    )
+
+
+def test_schedules(tmp_path: Path) -> None:
+    started = time.monotonic()
+    nb = execute_file(NOTEBOOKS / "07_schedules.ipynb", tmp_path)
+    took = time.monotonic() - started
+    _no_tracebacks(nb)
+    out = _stdout(cell(nb, "import threading"))
+    assert re.fullmatch(r"schedule [0-9a-f]{32}: every 2 s, next slot \d\d:\d\d:\d\d UTC\n", out)
+    [fired] = views(nb, cell(nb, "wait_for_fires(first + 2)"))
+    assert fired.status == "succeeded"
+    assert [t.split(" ")[:2] for t in fired.titles] == [["✓", "trigger_schedule"], ["✓", "stamp"]]
+    assert "&quot;source&quot;: &quot;tutorial&quot;" in fired.result
+    assert "&quot;slot&quot;: &quot;20" in fired.result
+    # the fire before it was over when it came (overlap: skip)
+    assert text(html_of(cell(nb, "%plait runs ticker"))).count("succeeded") >= 2
+    assert _stdout(cell(nb, "control.pause")) == "paused: True; fires while paused: 0\n"
+    [now] = views(nb, cell(nb, "now_run ="))
+    assert now.status == "succeeded" and "tutorial" in now.result
+    resumed = _stdout(cell(nb, "control.resume")).splitlines()
+    assert re.fullmatch(r"paused: False; fires after resuming: [12]", resumed[0]), resumed
+    since = int(resumed[1].rsplit(" ", 1)[1])
+    assert since >= 3, resumed
+    assert plain_of(cell(nb, "stop.set()")) == "False"  # the scheduler thread ended
+    # every fire is a stored run with its own slot; run-now is one more
+    with Workspace.open(
+        tmp_path / ".plait-tutorial", settings=Settings(workspace_dir=tmp_path)
+    ) as ws:
+        runs = ws.runs("ticker")
+        assert len(runs) >= since + 1 and all(r.status.value == "succeeded" for r in runs)
+        slots = [ws.get_run(r.id).output["slot"] for r in runs]
+        assert len(set(slots)) == len(slots)
+    print(f"07_schedules executed in {took:.1f} s")
+
+
+def _stdout(c) -> str:  # type: ignore[no-untyped-def]
+    return "".join(o["text"] for o in c.outputs if o.get("name") == "stdout")
+
+
 @pytest.mark.parametrize("name", TUTORIALS)
 def test_every_tutorial_has_a_test(name: str) -> None:
     number = name.split("_")[0]
@@ -121,5 +221,7 @@ def test_every_tutorial_has_a_test(name: str) -> None:
         "03": test_human_in_the_loop,
         "04": test_webhooks,
         "05": test_notebook_round_trip,
+        "06": test_agents_with_tools,
+        "07": test_schedules,
     }
     assert number in tests

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from workspace.domain.events import Event
 from workspace.domain.run import Run, RunStatus, StepRecord
+from workspace.domain.usage import Usage
 
 if TYPE_CHECKING:
     from workspace.client.remote import RemoteWorkspace
@@ -39,6 +40,11 @@ class RemoteRunHandle:
     @property
     def token(self) -> str | None:
         return self.pending[0]["token"] if self.pending else None
+
+    @property
+    def usage(self) -> Usage:
+        """LLM tokens and cost of the run and its sub-workflow runs."""
+        return self._client.usage(self.run.id)
 
     @property
     def steps(self) -> list[StepRecord]:

@@ -14,6 +14,7 @@ from workspace.client.handle import RemoteRunHandle
 from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, StepRecord
+from workspace.domain.usage import Usage
 from workspace.domain.workflow import Workflow
 from workspace.errors import (
     AccessDenied,
@@ -164,6 +165,15 @@ class RemoteWorkspace:
         for extra in ("steps", "usage"):  # the detail's additions to the run itself
             data.pop(extra, None)
         return RemoteRunHandle(self, Run.model_validate(data))
+
+    def usage(self, run_id: str) -> Usage:
+        """LLM tokens and cost of the run and its sub-workflow runs (``RunHandle.usage``)."""
+        data = self._call("GET", f"/runs/{run_id}").get("usage") or {}
+        return Usage(
+            tokens=int(data.get("tokens", 0)),
+            cost=float(data.get("known_cost_usd", 0.0)),
+            unpriced=int(data.get("unpriced_steps", 0)),
+        )
 
     def steps(self, run_id: str) -> list[StepRecord]:
         data = self._call("GET", f"/runs/{run_id}")
