@@ -11,6 +11,7 @@ from nodes.flow import Reply, Subworkflow, Wait
 from nodes.http import HttpRequest
 from nodes.human import Human
 from nodes.loop import Loop
+from nodes.memory import IdentifyUser, MemoryRead, MemoryWrite
 from nodes.switch import Assertion, Switch
 from nodes.tools import Calculator, Datetime
 from nodes.triggers import TRIGGER_TYPES
@@ -39,6 +40,9 @@ BUILTIN_TYPES: list[type[NodeType]] = [
     Router,
     Extractor,
     OutputParser,
+    MemoryRead,
+    MemoryWrite,
+    IdentifyUser,
 ]
 
 __all__ = ["BUILTIN_TYPES"]

@@ -516,6 +516,18 @@ class MemoryRepository(Protocol):
         ...
 
 
+class Embedder(Protocol):
+    """Turns texts into vectors for memory's search by meaning. Plait ships none (no model is
+    bundled and machines may be offline); configure one, e.g. over an embeddings API."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> builtins.list[builtins.list[float]]:
+        """One vector per text, all of the same size."""
+        ...
+
+
 class Store(Protocol):
     @property
     def workflows(self) -> WorkflowRepository: ...

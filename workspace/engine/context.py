@@ -16,6 +16,7 @@ from workspace.engine.services import RunContext
 from workspace.errors import ExpressionError, NodeError, NodeTimeout, PlaitError, ValidationError
 from workspace.expressions import MISSING, PathError, lookup_path
 from workspace.sdk.context import LoopInfo
+from workspace.sdk.memory import AgentMemory
 from workspace.sdk.models import Attached, ChatModel, Conversation
 from workspace.sdk.node import NodeResult
 from workspace.sdk.signals import ControlSignal, Suspend
@@ -256,7 +257,12 @@ class EngineNodeContext:
         node_type = self._rc.services.registry.get(tool.type)
         schema = node_type.Config.model_json_schema()
         fixed = set(tool.config)
-        props = {k: v for k, v in schema.get("properties", {}).items() if k not in fixed}
+        allowed = node_type.tool_fields
+        props = {
+            k: v
+            for k, v in schema.get("properties", {}).items()
+            if k not in fixed and (allowed is None or k in allowed)
+        }
         params: dict[str, Any] = {"type": "object", "properties": props}
         required = [k for k in schema.get("required", []) if k not in fixed]
         if required:
@@ -281,6 +287,8 @@ class EngineNodeContext:
             else (f"{self.node_id}#{index}")
         )
         args = dict(arguments)
+        allowed = node_type.tool_fields
+        refused = sorted(k for k in args if allowed is not None and k not in allowed)
         self.emit(
             "tool_started",
             {"tool": tool.node_id, "type": tool.type, "call": index, "arguments": args},
@@ -290,6 +298,13 @@ class EngineNodeContext:
         def invoke() -> Any:
             # the attachment's own config (templates rendered in this node's scope) wins over
             # the model's arguments; the model's strings are data, never rendered as templates
+            if refused:  # fields only the workflow's author may set (e.g. network access)
+                raise NodeError(
+                    f"tool {tool.node_id!r}: the model may not set {', '.join(refused)}",
+                    code="bad_tool_arguments",
+                    node_id=tool.node_id,
+                    retryable=False,
+                )
             fixed = self._rc.services.expressions.render(
                 tool.config, self._scope, node_id=tool.node_id, raw_fields=node_type.raw_fields
             )
@@ -358,6 +373,13 @@ class EngineNodeContext:
 
     def add_usage(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
         self._rc.add_usage(self.node_id, self.iteration, input_tokens + output_tokens, cost)
+
+    @property
+    def memory(self) -> AgentMemory:
+        source = self._rc.services.memory
+        if source is None:
+            raise self._fail("long-term memory is not available in this engine", "no_memory_store")
+        return source.open(self._rc.run, self.node_id)
 
     def conversation(self) -> Conversation:
         store = self._rc.services.conversations

@@ -21,6 +21,7 @@ from workspace.engine.failures import BudgetExceeded
 from workspace.engine.ledger import Ledger
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
+from workspace.sdk.memory import MemorySource
 from workspace.sdk.models import Conversation, ModelSource
 from workspace.sdk.registry import NodeRegistry
 from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
@@ -75,6 +76,8 @@ class EngineServices:
     models: ModelSource | None = None
     #: conversation threads (agent memory); None: conversations are not kept
     conversations: ConversationStore | None = None
+    #: long-term memory of nodes (facts, episodes, identities); None: not available
+    memory: MemorySource | None = None
     #: ledgers of the runs driven in this process (a child run's ledger links to its parent's)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a

@@ -41,6 +41,7 @@ from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
+from workspace.runtime.memory import MemoryService
 from workspace.runtime.models import ModelService, WorkflowModels
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.publisher import BackgroundPublisher
@@ -116,6 +117,7 @@ class Workspace:
         services.models = WorkflowModels(self.models, store.workflows)
         checkpointer = store.checkpointer()
         services.conversations = CheckpointConversations(checkpointer)
+        services.memory = self.memory = MemoryService(store.memory, store.workflows)
         # with workers, long waits and retry backoffs park the run instead of holding a thread
         services.suspend_after_s = rt.suspend_after_s if queue is not None else None
         self.timers = Timers(self)

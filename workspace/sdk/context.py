@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from workspace.sdk.memory import AgentMemory
     from workspace.sdk.models import Attached, ChatModel, Conversation
 
 T = TypeVar("T")
@@ -110,4 +111,12 @@ class NodeContext(Protocol):
 
     def conversation(self) -> Conversation:
         """This run's conversation thread (user + channel + workflow)."""
+        ...
+
+    # -- memory, tools and the platform ------------------------------------------------------
+
+    @property
+    def memory(self) -> AgentMemory:
+        """Long-term memory (facts, episodes, identities) of this run's owner space; raises
+        NodeError ``no_memory_store`` when the engine has none."""
         ...
