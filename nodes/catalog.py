@@ -12,9 +12,11 @@ from nodes.http import HttpRequest
 from nodes.human import Human
 from nodes.loop import Loop
 from nodes.memory import IdentifyUser, MemoryRead, MemoryWrite
+from nodes.sandboxed import CodeExecute, RunCommand
 from nodes.switch import Assertion, Switch
 from nodes.tools import Calculator, Datetime
 from nodes.triggers import TRIGGER_TYPES
+from nodes.web_search import WebSearch
 from workspace.sdk import NodeType
 
 BUILTIN_TYPES: list[type[NodeType]] = [
@@ -43,6 +45,9 @@ BUILTIN_TYPES: list[type[NodeType]] = [
     MemoryRead,
     MemoryWrite,
     IdentifyUser,
+    CodeExecute,
+    RunCommand,
+    WebSearch,
 ]
 
 __all__ = ["BUILTIN_TYPES"]

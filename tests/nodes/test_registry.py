@@ -45,6 +45,9 @@ EXPECTED = {
     "memory_read",
     "memory_write",
     "identify_user",
+    "code_execute",
+    "run_command",
+    "web_search",
 }
 NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
 
@@ -101,6 +104,7 @@ def test_routing_types() -> None:
         "extractor",
         "memory_write",
         "identify_user",
+        "run_command",
     }
 
 

@@ -19,6 +19,7 @@ from workspace.sdk.context import LoopInfo
 from workspace.sdk.memory import AgentMemory
 from workspace.sdk.models import Attached, ChatModel, Conversation
 from workspace.sdk.node import NodeResult
+from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import ControlSignal, Suspend
 
 T = TypeVar("T")
@@ -380,6 +381,16 @@ class EngineNodeContext:
         if source is None:
             raise self._fail("long-term memory is not available in this engine", "no_memory_store")
         return source.open(self._rc.run, self.node_id)
+
+    @property
+    def web_search(self) -> SearchBackend:
+        backend = self._rc.services.search
+        if backend is None:
+            raise self._fail(
+                "no web search backend is configured (set PLAIT_TOOLS__SEARXNG_URL)",
+                "no_search_backend",
+            )
+        return backend
 
     def conversation(self) -> Conversation:
         store = self._rc.services.conversations

@@ -24,6 +24,7 @@ from workspace.expressions import Expressions
 from workspace.sdk.memory import MemorySource
 from workspace.sdk.models import Conversation, ModelSource
 from workspace.sdk.registry import NodeRegistry
+from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
 
 #: set in a node attempt's thread; once the attempt timed out, its flag is set and the next
@@ -78,6 +79,8 @@ class EngineServices:
     conversations: ConversationStore | None = None
     #: long-term memory of nodes (facts, episodes, identities); None: not available
     memory: MemorySource | None = None
+    #: web search for ``web_search`` nodes (settings ``tools.searxng_url``); None: none
+    search: SearchBackend | None = None
     #: ledgers of the runs driven in this process (a child run's ledger links to its parent's)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a

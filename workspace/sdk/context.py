@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from workspace.sdk.memory import AgentMemory
     from workspace.sdk.models import Attached, ChatModel, Conversation
+    from workspace.sdk.search import SearchBackend
 
 T = TypeVar("T")
 
@@ -119,4 +120,9 @@ class NodeContext(Protocol):
     def memory(self) -> AgentMemory:
         """Long-term memory (facts, episodes, identities) of this run's owner space; raises
         NodeError ``no_memory_store`` when the engine has none."""
+        ...
+
+    @property
+    def web_search(self) -> SearchBackend:
+        """The workspace's web search backend; NodeError ``no_search_backend`` if none."""
         ...
