@@ -12,6 +12,7 @@ from nodes.http import HttpRequest
 from nodes.human import Human
 from nodes.loop import Loop
 from nodes.memory import IdentifyUser, MemoryRead, MemoryWrite
+from nodes.platform import PLATFORM_TYPES
 from nodes.sandboxed import CodeExecute, RunCommand
 from nodes.switch import Assertion, Switch
 from nodes.tools import Calculator, Datetime
@@ -48,6 +49,7 @@ BUILTIN_TYPES: list[type[NodeType]] = [
     CodeExecute,
     RunCommand,
     WebSearch,
+    *PLATFORM_TYPES,
 ]
 
 __all__ = ["BUILTIN_TYPES"]

@@ -48,6 +48,14 @@ EXPECTED = {
     "code_execute",
     "run_command",
     "web_search",
+    "whoami",
+    "system_health",
+    "workflow_discover",
+    "workflow_create",
+    "workflow_patch",
+    "spawn_and_await",
+    "scheduler_tools",
+    "platform_api",
 }
 NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
 
@@ -105,6 +113,10 @@ def test_routing_types() -> None:
         "memory_write",
         "identify_user",
         "run_command",
+        "workflow_create",
+        "workflow_patch",
+        "spawn_and_await",
+        "scheduler_tools",
     }
 
 

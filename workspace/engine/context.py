@@ -13,12 +13,14 @@ from workspace.domain.events import EventType
 from workspace.domain.graph import RESERVED_NODE_IDS
 from workspace.domain.ports import RunRepository
 from workspace.engine.services import RunContext
+from workspace.engine.tool_calls import tool_config, tool_schema
 from workspace.errors import ExpressionError, NodeError, NodeTimeout, PlaitError, ValidationError
 from workspace.expressions import MISSING, PathError, lookup_path
 from workspace.sdk.context import LoopInfo
 from workspace.sdk.memory import AgentMemory
 from workspace.sdk.models import Attached, ChatModel, Conversation
 from workspace.sdk.node import NodeResult
+from workspace.sdk.platform import Platform
 from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import ControlSignal, Suspend
 
@@ -255,27 +257,7 @@ class EngineNodeContext:
         """``{"name", "description", "parameters"}`` of an attached tool: its config schema
         without the fields its attachment already fixes (those are not the model's to set)."""
         tool = self._tool(node_id)
-        node_type = self._rc.services.registry.get(tool.type)
-        schema = node_type.Config.model_json_schema()
-        fixed = set(tool.config)
-        allowed = node_type.tool_fields
-        props = {
-            k: v
-            for k, v in schema.get("properties", {}).items()
-            if k not in fixed and (allowed is None or k in allowed)
-        }
-        params: dict[str, Any] = {"type": "object", "properties": props}
-        required = [k for k in schema.get("required", []) if k not in fixed]
-        if required:
-            params["required"] = required
-        if "$defs" in schema:
-            params["$defs"] = schema["$defs"]
-        about = node_type.spec().description
-        return {
-            "name": tool.node_id,
-            "description": f"{tool.label}: {about}" if tool.label else about or tool.type,
-            "parameters": params,
-        }
+        return tool_schema(self._rc.services.registry.get(tool.type), tool)
 
     def call_tool(self, node_id: str, arguments: Mapping[str, Any]) -> Any:
         tool = self._tool(node_id)
@@ -288,8 +270,6 @@ class EngineNodeContext:
             else (f"{self.node_id}#{index}")
         )
         args = dict(arguments)
-        allowed = node_type.tool_fields
-        refused = sorted(k for k in args if allowed is not None and k not in allowed)
         self.emit(
             "tool_started",
             {"tool": tool.node_id, "type": tool.type, "call": index, "arguments": args},
@@ -299,29 +279,10 @@ class EngineNodeContext:
         def invoke() -> Any:
             # the attachment's own config (templates rendered in this node's scope) wins over
             # the model's arguments; the model's strings are data, never rendered as templates
-            if refused:  # fields only the workflow's author may set (e.g. network access)
-                raise NodeError(
-                    f"tool {tool.node_id!r}: the model may not set {', '.join(refused)}",
-                    code="bad_tool_arguments",
-                    node_id=tool.node_id,
-                    retryable=False,
-                )
             fixed = self._rc.services.expressions.render(
                 tool.config, self._scope, node_id=tool.node_id, raw_fields=node_type.raw_fields
             )
-            try:
-                config = node_type.Config.model_validate({**args, **fixed})
-            except pydantic.ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                raise NodeError(
-                    f"tool {tool.node_id!r}: invalid arguments: {problems}",
-                    code="bad_tool_arguments",
-                    node_id=tool.node_id,
-                    retryable=False,
-                ) from None
+            config = tool_config(node_type, tool, args, fixed)
             ctx = EngineNodeContext(
                 self._rc,
                 node_id=tool.node_id,
@@ -391,6 +352,13 @@ class EngineNodeContext:
                 "no_search_backend",
             )
         return backend
+
+    @property
+    def platform(self) -> Platform:
+        source = self._rc.services.platform
+        if source is None:
+            raise self._fail("the platform is not reachable from this engine", "no_platform")
+        return source.open(self, self._rc.run, depth=self._rc.depth)
 
     def conversation(self) -> Conversation:
         store = self._rc.services.conversations

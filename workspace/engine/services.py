@@ -23,6 +23,7 @@ from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
 from workspace.sdk.memory import MemorySource
 from workspace.sdk.models import Conversation, ModelSource
+from workspace.sdk.platform import PlatformSource
 from workspace.sdk.registry import NodeRegistry
 from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
@@ -81,6 +82,8 @@ class EngineServices:
     memory: MemorySource | None = None
     #: web search for ``web_search`` nodes (settings ``tools.searxng_url``); None: none
     search: SearchBackend | None = None
+    #: Plait itself for self-awareness tools (the runtime's PlatformService); None: none
+    platform: PlatformSource | None = None
     #: ledgers of the runs driven in this process (a child run's ledger links to its parent's)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a

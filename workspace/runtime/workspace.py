@@ -44,6 +44,7 @@ from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.memory import MemoryService
 from workspace.runtime.models import ModelService, WorkflowModels
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
+from workspace.runtime.platform import PlatformService
 from workspace.runtime.publisher import BackgroundPublisher
 from workspace.runtime.search import web_search_backend
 from workspace.runtime.timers import Timers
@@ -120,6 +121,7 @@ class Workspace:
         services.conversations = CheckpointConversations(checkpointer)
         services.memory = self.memory = MemoryService(store.memory, store.workflows)
         services.search = web_search_backend(settings)
+        services.platform = PlatformService(self)
         # with workers, long waits and retry backoffs park the run instead of holding a thread
         services.suspend_after_s = rt.suspend_after_s if queue is not None else None
         self.timers = Timers(self)

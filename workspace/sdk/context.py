@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from workspace.sdk.memory import AgentMemory
     from workspace.sdk.models import Attached, ChatModel, Conversation
+    from workspace.sdk.platform import Platform
     from workspace.sdk.search import SearchBackend
 
 T = TypeVar("T")
@@ -125,4 +126,9 @@ class NodeContext(Protocol):
     @property
     def web_search(self) -> SearchBackend:
         """The workspace's web search backend; NodeError ``no_search_backend`` if none."""
+        ...
+
+    @property
+    def platform(self) -> Platform:
+        """Plait itself, as the workflow's owner sees it (self-awareness tools)."""
         ...
