@@ -26,6 +26,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel, ConfigDict, Field
 
 from nodes.llm import ask, message_text, trim_to_window
+from nodes.summarize import summarize_to_window
 from workspace.domain import DataType, EdgeKind
 from workspace.errors import NodeError
 from workspace.sdk import NodeContext, NodeType, Port
@@ -83,6 +84,11 @@ class AgentConfig(BaseModel):
         default=False, description="Put the whole message trace (tool calls too) in the output."
     )
     stream: bool = Field(default=True, description="Stream tokens as `token` events.")
+    summarize: bool = Field(
+        default=False,
+        description="When the conversation outgrows the model's window, summarize its oldest "
+        "part with the same model into a system note (default: drop the oldest messages).",
+    )
 
 
 def default_text(ctx: NodeContext, input: Any) -> str:
@@ -134,7 +140,10 @@ class Agent(NodeType):
         model_name = str(model.described.get("model", ""))
         calls = 0
         for _ in range(config.max_steps):
-            messages = trim_to_window(messages, model.context_window, model_name=model_name)
+            if config.summarize:
+                messages = summarize_to_window(ctx, model, messages, model_name=model_name)
+            else:
+                messages = trim_to_window(messages, model.context_window, model_name=model_name)
             reply = ask(ctx, model, messages, tools=tool_defs, stream=config.stream)
             messages.append(reply)
             if reply.invalid_tool_calls:
@@ -164,7 +173,9 @@ class Agent(NodeType):
             )
         answer = message_text(messages[-1])
         if conversation is not None:
-            kept = messages[len(history) + (1 if config.system_prompt else 0) :]
+            # this turn: from the question on (older messages may have been trimmed/summarized)
+            asked = next((i for i, m in enumerate(messages) if m.id == question.id), 0)
+            kept = messages[asked:]
             if not config.share_trace:
                 kept = [question, AIMessage(answer, id=f"{key}:answer")]
             else:

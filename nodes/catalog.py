@@ -11,9 +11,13 @@ from nodes.flow import Reply, Subworkflow, Wait
 from nodes.http import HttpRequest
 from nodes.human import Human
 from nodes.loop import Loop
+from nodes.memory import IdentifyUser, MemoryRead, MemoryWrite
+from nodes.platform import PLATFORM_TYPES
+from nodes.sandboxed import CodeExecute, RunCommand
 from nodes.switch import Assertion, Switch
 from nodes.tools import Calculator, Datetime
 from nodes.triggers import TRIGGER_TYPES
+from nodes.web_search import WebSearch
 from workspace.sdk import NodeType
 
 BUILTIN_TYPES: list[type[NodeType]] = [
@@ -39,6 +43,13 @@ BUILTIN_TYPES: list[type[NodeType]] = [
     Router,
     Extractor,
     OutputParser,
+    MemoryRead,
+    MemoryWrite,
+    IdentifyUser,
+    CodeExecute,
+    RunCommand,
+    WebSearch,
+    *PLATFORM_TYPES,
 ]
 
 __all__ = ["BUILTIN_TYPES"]

@@ -106,6 +106,18 @@ class AISettings(BaseModel):
     )
 
 
+class ToolSettings(BaseModel):
+    """Agent tools that reach outside services."""
+
+    searxng_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="SearXNG server for `web_search` (its JSON format enabled); unset: no "
+        "web search",
+    )
+    search_timeout_s: float = Field(default=10.0, gt=0, description="Web search time limit.")
+
+
 class SchedulerSettings(BaseModel):
     """The scheduler (SPEC §6): one leader fires schedules; the others stand by."""
 
@@ -173,6 +185,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     ai: AISettings = Field(default_factory=AISettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     def secret_key_file(self) -> Path:
         return self.secrets.key_file or self.workspace_dir / ".plait" / "secret.key"

@@ -42,6 +42,20 @@ EXPECTED = {
     "http_request",
     "calculator",
     "datetime",
+    "memory_read",
+    "memory_write",
+    "identify_user",
+    "code_execute",
+    "run_command",
+    "web_search",
+    "whoami",
+    "system_health",
+    "workflow_discover",
+    "workflow_create",
+    "workflow_patch",
+    "spawn_and_await",
+    "scheduler_tools",
+    "platform_api",
 }
 NODES_DIR = Path(__file__).resolve().parents[2] / "nodes"
 
@@ -91,7 +105,19 @@ def test_routing_types() -> None:
     assert routing == {"switch", "assertion", "human", "categorizer", "router"}
     side_effects = {t.name for t in BUILTIN_TYPES if t.side_effects}
     # an agent's or extractor's result is journaled: resuming never pays for it twice
-    assert side_effects == {"subworkflow", "http_request", "agent", "extractor"}
+    assert side_effects == {
+        "subworkflow",
+        "http_request",
+        "agent",
+        "extractor",
+        "memory_write",
+        "identify_user",
+        "run_command",
+        "workflow_create",
+        "workflow_patch",
+        "spawn_and_await",
+        "scheduler_tools",
+    }
 
 
 ALLOWED_ROOTS = {"workspace.sdk", "workspace.domain", "workspace.errors", "nodes"}

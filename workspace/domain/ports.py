@@ -16,6 +16,7 @@ from workspace.domain.access import ApiKey, User
 from workspace.domain.credentials import Credential
 from workspace.domain.events import Event
 from workspace.domain.graph import WorkflowGraph
+from workspace.domain.memory import Identity, MemoryAddress, MemoryItem, MemoryKind
 from workspace.domain.operations import Lease, WorkerInfo
 from workspace.domain.run import Run, RunStatus, StepRecord
 from workspace.domain.schedule import Schedule
@@ -50,8 +51,16 @@ class WorkflowRepository(Protocol):
         """Deletes the workflow, its draft and versions. Raises NotFoundError."""
         ...
 
-    def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
-        """Create or replace the draft."""
+    def save_draft(
+        self,
+        workflow_id: str,
+        graph: WorkflowGraph,
+        dsl: str | None = None,
+        *,
+        author: str | None = None,
+    ) -> Draft:
+        """Create or replace the draft; ``author`` says who wrote it when not the owner
+        (an agent: ``agent:<workflow>.<node>``), None otherwise."""
         ...
 
     def get_draft(self, workflow_id: str) -> Draft | None: ...
@@ -438,6 +447,87 @@ class ScheduleRepository(Protocol):
         ...
 
 
+class MemoryRepository(Protocol):
+    """Long-term memory (SPEC §3 Memory): facts and episodes at addresses (owner space +
+    scope + scope key), and channel identities. Nothing crosses addresses: every read names
+    the addresses it may see."""
+
+    def put(self, item: MemoryItem) -> MemoryItem:
+        """A fact (``key`` set) replaces the fact with that key at its address, keeping the
+        stored id and ``created_at`` (``updated_at`` is now); an episode (no key) is added.
+        Returns what is stored. ValidationError if the value is not JSON."""
+        ...
+
+    def get(self, address: MemoryAddress, key: str) -> MemoryItem | None: ...
+
+    def list(
+        self,
+        address: MemoryAddress,
+        *,
+        kind: MemoryKind | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> builtins.list[MemoryItem]:
+        """Most recently updated first (ties: id)."""
+        ...
+
+    def search(
+        self,
+        addresses: Sequence[MemoryAddress],
+        terms: Sequence[str],
+        *,
+        kind: MemoryKind | None = None,
+        limit: int = 10,
+    ) -> builtins.list[tuple[MemoryItem, float]]:
+        """Items at ``addresses`` containing any of ``terms`` (lower-case words; substring
+        match in key, content and tags), ranked by ``workspace.domain.memory.rank`` among
+        the 2,000 most recently updated matches."""
+        ...
+
+    def similar(
+        self,
+        addresses: Sequence[MemoryAddress],
+        vector: Sequence[float],
+        *,
+        kind: MemoryKind | None = None,
+        limit: int = 10,
+    ) -> builtins.list[tuple[MemoryItem, float]]:
+        """Items with an embedding at ``addresses``, by cosine similarity to ``vector`` (best
+        first; ties: newest), among the 5,000 most recently updated."""
+        ...
+
+    def forget(self, address: MemoryAddress, key: str) -> bool:
+        """Delete the fact; False if there was none."""
+        ...
+
+    def clear(self, address: MemoryAddress) -> int:
+        """Delete everything at the address; returns how many."""
+        ...
+
+    def link(self, identity: Identity) -> Identity:
+        """Store the mapping (space, channel, external id) → user, replacing the user and
+        display name of an existing one (its ``created_at`` kept)."""
+        ...
+
+    def identity(self, space: str, channel: str, external_id: str) -> Identity | None: ...
+
+    def identities(self, space: str, user_id: str) -> builtins.list[Identity]:
+        """The channel identities of a user, ordered by (channel, external id)."""
+        ...
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors for memory's search by meaning. Plait ships none (no model is
+    bundled and machines may be offline); configure one, e.g. over an embeddings API."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: Sequence[str]) -> builtins.list[builtins.list[float]]:
+        """One vector per text, all of the same size."""
+        ...
+
+
 class Store(Protocol):
     @property
     def workflows(self) -> WorkflowRepository: ...
@@ -465,6 +555,9 @@ class Store(Protocol):
 
     @property
     def schedules(self) -> ScheduleRepository: ...
+
+    @property
+    def memory(self) -> MemoryRepository: ...
 
     def checkpointer(self) -> Any:
         """A LangGraph ``BaseCheckpointSaver`` on the same database."""

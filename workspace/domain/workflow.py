@@ -47,6 +47,8 @@ class Draft(BaseModel):
     graph: WorkflowGraph
     dsl: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    #: who wrote it when not its owner: ``agent:<workflow>.<node>`` for an agent's draft
+    author: str | None = None
 
 
 class Version(BaseModel):

@@ -13,11 +13,15 @@ from workspace.domain.events import EventType
 from workspace.domain.graph import RESERVED_NODE_IDS
 from workspace.domain.ports import RunRepository
 from workspace.engine.services import RunContext
+from workspace.engine.tool_calls import tool_config, tool_schema
 from workspace.errors import ExpressionError, NodeError, NodeTimeout, PlaitError, ValidationError
 from workspace.expressions import MISSING, PathError, lookup_path
 from workspace.sdk.context import LoopInfo
+from workspace.sdk.memory import AgentMemory
 from workspace.sdk.models import Attached, ChatModel, Conversation
 from workspace.sdk.node import NodeResult
+from workspace.sdk.platform import Platform
+from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import ControlSignal, Suspend
 
 T = TypeVar("T")
@@ -253,22 +257,7 @@ class EngineNodeContext:
         """``{"name", "description", "parameters"}`` of an attached tool: its config schema
         without the fields its attachment already fixes (those are not the model's to set)."""
         tool = self._tool(node_id)
-        node_type = self._rc.services.registry.get(tool.type)
-        schema = node_type.Config.model_json_schema()
-        fixed = set(tool.config)
-        props = {k: v for k, v in schema.get("properties", {}).items() if k not in fixed}
-        params: dict[str, Any] = {"type": "object", "properties": props}
-        required = [k for k in schema.get("required", []) if k not in fixed]
-        if required:
-            params["required"] = required
-        if "$defs" in schema:
-            params["$defs"] = schema["$defs"]
-        about = node_type.spec().description
-        return {
-            "name": tool.node_id,
-            "description": f"{tool.label}: {about}" if tool.label else about or tool.type,
-            "parameters": params,
-        }
+        return tool_schema(self._rc.services.registry.get(tool.type), tool)
 
     def call_tool(self, node_id: str, arguments: Mapping[str, Any]) -> Any:
         tool = self._tool(node_id)
@@ -293,19 +282,7 @@ class EngineNodeContext:
             fixed = self._rc.services.expressions.render(
                 tool.config, self._scope, node_id=tool.node_id, raw_fields=node_type.raw_fields
             )
-            try:
-                config = node_type.Config.model_validate({**args, **fixed})
-            except pydantic.ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                raise NodeError(
-                    f"tool {tool.node_id!r}: invalid arguments: {problems}",
-                    code="bad_tool_arguments",
-                    node_id=tool.node_id,
-                    retryable=False,
-                ) from None
+            config = tool_config(node_type, tool, args, fixed)
             ctx = EngineNodeContext(
                 self._rc,
                 node_id=tool.node_id,
@@ -358,6 +335,30 @@ class EngineNodeContext:
 
     def add_usage(self, input_tokens: int, output_tokens: int, cost: float | None) -> None:
         self._rc.add_usage(self.node_id, self.iteration, input_tokens + output_tokens, cost)
+
+    @property
+    def memory(self) -> AgentMemory:
+        source = self._rc.services.memory
+        if source is None:
+            raise self._fail("long-term memory is not available in this engine", "no_memory_store")
+        return source.open(self._rc.run, self.node_id)
+
+    @property
+    def web_search(self) -> SearchBackend:
+        backend = self._rc.services.search
+        if backend is None:
+            raise self._fail(
+                "no web search backend is configured (set PLAIT_TOOLS__SEARXNG_URL)",
+                "no_search_backend",
+            )
+        return backend
+
+    @property
+    def platform(self) -> Platform:
+        source = self._rc.services.platform
+        if source is None:
+            raise self._fail("the platform is not reachable from this engine", "no_platform")
+        return source.open(self, self._rc.run, depth=self._rc.depth)
 
     def conversation(self) -> Conversation:
         store = self._rc.services.conversations

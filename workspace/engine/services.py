@@ -21,8 +21,11 @@ from workspace.engine.failures import BudgetExceeded
 from workspace.engine.ledger import Ledger
 from workspace.engine.recorder import StepRecorder
 from workspace.expressions import Expressions
+from workspace.sdk.memory import MemorySource
 from workspace.sdk.models import Conversation, ModelSource
+from workspace.sdk.platform import PlatformSource
 from workspace.sdk.registry import NodeRegistry
+from workspace.sdk.search import SearchBackend
 from workspace.sdk.signals import AttemptAbandoned, RunCancelled, RunPaused
 
 #: set in a node attempt's thread; once the attempt timed out, its flag is set and the next
@@ -75,6 +78,12 @@ class EngineServices:
     models: ModelSource | None = None
     #: conversation threads (agent memory); None: conversations are not kept
     conversations: ConversationStore | None = None
+    #: long-term memory of nodes (facts, episodes, identities); None: not available
+    memory: MemorySource | None = None
+    #: web search for ``web_search`` nodes (settings ``tools.searxng_url``); None: none
+    search: SearchBackend | None = None
+    #: Plait itself for self-awareness tools (the runtime's PlatformService); None: none
+    platform: PlatformSource | None = None
     #: ledgers of the runs driven in this process (a child run's ledger links to its parent's)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
     #: waits and retry backoffs longer than this park the run (status ``waiting`` with a

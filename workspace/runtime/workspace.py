@@ -38,10 +38,13 @@ from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
+from workspace.runtime.memory import MemoryService
 from workspace.runtime.models import ModelService, WorkflowModels
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.planner import RunPlanner
+from workspace.runtime.platform import PlatformService
 from workspace.runtime.publisher import BackgroundPublisher
+from workspace.runtime.search import web_search_backend
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
@@ -117,6 +120,9 @@ class Workspace:
         services.models = WorkflowModels(self.models, store.workflows)
         checkpointer = store.checkpointer()
         services.conversations = CheckpointConversations(checkpointer)
+        services.memory = self.memory = MemoryService(store.memory, store.workflows)
+        services.search = web_search_backend(settings)
+        services.platform = PlatformService(self)
         # with workers, long waits and retry backoffs park the run instead of holding a thread
         services.suspend_after_s = rt.suspend_after_s if queue is not None else None
         self.timers = Timers(self)

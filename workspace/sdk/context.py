@@ -8,7 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from workspace.sdk.memory import AgentMemory
     from workspace.sdk.models import Attached, ChatModel, Conversation
+    from workspace.sdk.platform import Platform
+    from workspace.sdk.search import SearchBackend
 
 T = TypeVar("T")
 
@@ -110,4 +113,22 @@ class NodeContext(Protocol):
 
     def conversation(self) -> Conversation:
         """This run's conversation thread (user + channel + workflow)."""
+        ...
+
+    # -- memory, tools and the platform ------------------------------------------------------
+
+    @property
+    def memory(self) -> AgentMemory:
+        """Long-term memory (facts, episodes, identities) of this run's owner space; raises
+        NodeError ``no_memory_store`` when the engine has none."""
+        ...
+
+    @property
+    def web_search(self) -> SearchBackend:
+        """The workspace's web search backend; NodeError ``no_search_backend`` if none."""
+        ...
+
+    @property
+    def platform(self) -> Platform:
+        """Plait itself, as the workflow's owner sees it (self-awareness tools)."""
         ...

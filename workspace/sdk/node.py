@@ -61,6 +61,9 @@ class NodeType:
     raw_fields: ClassVar[frozenset[str]] = frozenset()
     #: config keys whose value is "missing content" in a draft (e.g. a code node without code)
     content_fields: ClassVar[tuple[str, ...]] = ()
+    #: as an agent's tool, the config fields the model may fill (None: every field the
+    #: attachment leaves open); the others only the workflow's author sets (network, user)
+    tool_fields: ClassVar[frozenset[str] | None] = None
 
     def route_values(self, config: dict[str, Any]) -> set[str] | None:
         """Route values this node can emit given its raw config; None = not known statically."""

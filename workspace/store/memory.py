@@ -31,6 +31,7 @@ from workspace.store._codec import (
 )
 from workspace.store._codec import run_changes as _run_changes
 from workspace.store.memory_credentials import MemoryCredentialRepository
+from workspace.store.memory_memories import MemoryMemoryRepository
 from workspace.store.memory_ops import (
     MemoryAccessRepository,
     MemoryDeliveryRepository,
@@ -154,9 +155,20 @@ class MemoryWorkflowRepository:
             ]:
                 del self._d.schedules[schedule_id]  # as the SQL foreign key cascades
 
-    def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
+    def save_draft(
+        self,
+        workflow_id: str,
+        graph: WorkflowGraph,
+        dsl: str | None = None,
+        *,
+        author: str | None = None,
+    ) -> Draft:
         draft = Draft(
-            workflow_id=workflow_id, graph=_graph_copy(graph), dsl=dsl, updated_at=utcnow()
+            workflow_id=workflow_id,
+            graph=_graph_copy(graph),
+            dsl=dsl,
+            updated_at=utcnow(),
+            author=author,
         )
         with self._d.lock:
             if workflow_id not in self._d.workflows:
@@ -449,6 +461,7 @@ class MemoryStore:
         self.deliveries = MemoryDeliveryRepository(data)
         self.credentials = MemoryCredentialRepository()
         self.schedules = MemoryScheduleRepository(data, self.deliveries)
+        self.memory = MemoryMemoryRepository()
         self._saver: Any = None
         self._saver_lock = threading.Lock()
 

@@ -39,7 +39,7 @@ __all__ = [
 
 #: The newest revision in ``migrations/versions``; a test keeps it equal to Alembic's head.
 #: ``open_store`` compares the database against it without loading the migration scripts.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 _VERSION_TABLE = "alembic_version"
 #: pg_advisory_xact_lock key serialising schema changes ("plait" in ASCII)

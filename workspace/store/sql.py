@@ -14,6 +14,7 @@ from workspace.store.sql_credentials import SqlCredentialRepository
 from workspace.store.sql_deliveries import SqlDeliveryRepository
 from workspace.store.sql_events import SqlEventLog
 from workspace.store.sql_leases import SqlLeaseRepository, SqlWorkerRegistry
+from workspace.store.sql_memories import SqlMemoryRepository
 from workspace.store.sql_runs import SqlRunRepository
 from workspace.store.sql_schedules import SqlScheduleRepository
 from workspace.store.sql_workflows import SqlWorkflowRepository
@@ -40,6 +41,7 @@ class SqlStore:
         self.deliveries = SqlDeliveryRepository(db, self.runs)
         self.credentials = SqlCredentialRepository(db)
         self.schedules = SqlScheduleRepository(db, self.runs)
+        self.memory = SqlMemoryRepository(db)
         self._saver: SqlCheckpointSaver | None = None
         self._lock = threading.Lock()
 

@@ -154,9 +154,23 @@ class SqlWorkflowRepository:
 
     # --- drafts -----------------------------------------------------------------------------
 
-    def save_draft(self, workflow_id: str, graph: WorkflowGraph, dsl: str | None = None) -> Draft:
-        draft = Draft(workflow_id=workflow_id, graph=graph, dsl=dsl, updated_at=utcnow())
-        values = {"graph": _graph_json(graph), "dsl": dsl, "updated_at": draft.updated_at}
+    def save_draft(
+        self,
+        workflow_id: str,
+        graph: WorkflowGraph,
+        dsl: str | None = None,
+        *,
+        author: str | None = None,
+    ) -> Draft:
+        draft = Draft(
+            workflow_id=workflow_id, graph=graph, dsl=dsl, updated_at=utcnow(), author=author
+        )
+        values = {
+            "graph": _graph_json(graph),
+            "dsl": dsl,
+            "updated_at": draft.updated_at,
+            "author": author,
+        }
         stmt = dialect_insert(self._db.dialect, drafts).values(workflow_id=workflow_id, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[drafts.c.workflow_id], set_=values)
         try:
@@ -176,6 +190,7 @@ class SqlWorkflowRepository:
             graph=WorkflowGraph.model_validate(row.graph),
             dsl=row.dsl,
             updated_at=row.updated_at,
+            author=row.author,
         )
 
     # --- versions ---------------------------------------------------------------------------

@@ -50,6 +50,8 @@ __all__ = [
     "drafts",
     "events",
     "journal",
+    "memory_identities",
+    "memory_items",
     "metadata",
     "runs",
     "schedules",
@@ -137,6 +139,8 @@ drafts = Table(
     Column("graph", Json, nullable=False),
     Column("dsl", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: who wrote the draft when it was not its owner (e.g. ``agent:<workflow>.<node>``)
+    Column("author", Text, nullable=True),
 )
 
 versions = Table(
@@ -395,4 +399,45 @@ checkpoint_writes = Table(
     Column("value", LargeBinary, nullable=True),
     Column("task_path", Text, nullable=False, default=""),
     PrimaryKeyConstraint("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+)
+
+# --- memory (facts and episodes of agents and workflows; channel identities) -------------------
+
+memory_items = Table(
+    "memory_items",
+    metadata,
+    Column("id", Key, primary_key=True),
+    #: the owner of the workflow that wrote it: owners never see each other's memory
+    Column("space", Key, nullable=False),
+    Column("scope", Key, nullable=False),
+    Column("scope_key", Key, nullable=False),
+    Column("kind", Text, nullable=False),
+    #: facts: unique at their address; episodes: NULL
+    Column("key", Key, nullable=True),
+    Column("value", Json, nullable=True),
+    Column("content", Text, nullable=False),
+    #: lower-case key + content + tags, for the keyword search
+    Column("search_text", Text, nullable=False),
+    Column("tags", Json, nullable=False),
+    Column("embedding", Json, nullable=True),
+    Column("source_run", Key, nullable=True),
+    Column("source_node", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("space", "scope", "scope_key", "key"),
+    Index("ix_memory_items_address_updated", "space", "scope", "scope_key", "updated_at"),
+)
+
+memory_identities = Table(
+    "memory_identities",
+    metadata,
+    Column("space", Key, nullable=False),
+    Column("channel", Key, nullable=False),
+    Column("external_id", Key, nullable=False),
+    Column("user_id", Key, nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("space", "channel", "external_id"),
+    Index("ix_memory_identities_space_user", "space", "user_id"),
 )
