@@ -21,30 +21,24 @@ from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import Version, Workflow
-from workspace.engine import Engine, EngineServices
-from workspace.engine.conversations import CheckpointConversations
 from workspace.errors import ConflictError
-from workspace.expressions import Expressions
 from workspace.queue.memory import MemoryEventStream
 from workspace.queue.ports import EventStream, TaskQueue
-from workspace.runtime.children import InlineChildRunner
+from workspace.runtime.assembly import build_engine
 from workspace.runtime.connect import redis_channels, running_embedded_redis
 from workspace.runtime.control import RunControl
 from workspace.runtime.credentials import CredentialService, settings_keyring
 from workspace.runtime.dispatch import Dispatcher
 from workspace.runtime.drafts import DraftEditor
-from workspace.runtime.error_triggers import ErrorTriggers
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.follow import EventFollower
 from workspace.runtime.handle import RunHandle
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.memory import MemoryService
-from workspace.runtime.models import ModelService, WorkflowModels
+from workspace.runtime.models import ModelService
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.planner import RunPlanner
-from workspace.runtime.platform import PlatformService
 from workspace.runtime.publisher import BackgroundPublisher
-from workspace.runtime.search import web_search_backend
 from workspace.runtime.timers import Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
@@ -101,33 +95,12 @@ class Workspace:
             settings_keyring(settings),
             test_timeout_s=settings.secrets.test_timeout_s,
         )
-        services = EngineServices(
-            registry=self.registry,
-            runs=store.runs,
-            sink=self.sink,
-            expressions=Expressions(),
-            limits={
-                **settings.sandbox.model_dump(),
-                "max_loop_iterations": settings.engine.max_loop_iterations,
-            },
-            default_node_timeout_s=settings.engine.default_node_timeout_s,
-            default_run_timeout_s=settings.engine.default_run_timeout_s,
-        )
-        services.child_runner = InlineChildRunner(self, settings.engine.max_subworkflow_depth)
         self.models = ModelService(
             self.credentials, ModelCatalog().with_overrides(settings.ai.models)
         )
-        services.models = WorkflowModels(self.models, store.workflows)
-        checkpointer = store.checkpointer()
-        services.conversations = CheckpointConversations(checkpointer)
-        services.memory = self.memory = MemoryService(store.memory, store.workflows)
-        services.search = web_search_backend(settings)
-        services.platform = PlatformService(self)
-        # with workers, long waits and retry backoffs park the run instead of holding a thread
-        services.suspend_after_s = rt.suspend_after_s if queue is not None else None
+        self.memory = MemoryService(store.memory, store.workflows)
         self.timers = Timers(self)
-        services.failure_hook = ErrorTriggers(self)  # a failed run starts its watchers
-        self.engine = Engine(services, checkpointer, cache_size=settings.engine.graph_cache_size)
+        self.engine = build_engine(self)
         self.planner = RunPlanner(
             store, self.registry, self.engine.flow, cache_size=settings.engine.graph_cache_size
         )
