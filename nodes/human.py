@@ -85,6 +85,11 @@ class HumanConfig(BaseModel):
     def _revision(self) -> HumanConfig:
         if self.revision_target is not None and "request_revision" not in self.options:
             raise ValueError("revision_target needs `request_revision` in options")
+        if self.revision_target is not None and self.approve_to_start:
+            raise ValueError(
+                "approve_to_start and revision_target exclude each other: a start approval "
+                "is answered before any step ran, so there is nothing to revise"
+            )
         return self
 
 
