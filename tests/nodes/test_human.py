@@ -230,6 +230,7 @@ def test_routes_and_config() -> None:
         {"on_timeout": "explode"},
         {"revision_target": "writer"},  # request_revision is not offered
         {"options": ALL_OPTIONS, "revision_target": "w", "max_revisions": -1},
+        {"options": ALL_OPTIONS, "revision_target": "w", "approve_to_start": True},
     ]
     for bad in bad_configs:
         with pytest.raises(pydantic.ValidationError):
