@@ -203,6 +203,13 @@ class Human(NodeType):
     Routes `approved`, `rejected`, `revision` (and `<name>` for `on_timeout: route:<name>`).
     Output: `{"approved", "action", "data", "feedback", "answered_by"}`; an answer given by
     the node's `timeout_s` passing adds `"timed_out": true` (`answered_by: system:timeout`).
+
+    `approve_to_start: true` makes the node a start gate: the engine asks it right after the
+    trigger, before any other node runs; a rejection ends the run `cancelled`.
+    `request_revision` with a `revision_target` (feedback required) starts a revision round:
+    the target and everything down to this node run again with `{{ revision.feedback }}` /
+    `{{ revision.round }}`, then this node asks again (request: `revision_round`,
+    `max_revisions`; once the rounds are used up, `request_revision` is not offered).
     """
 
     name = "human"
