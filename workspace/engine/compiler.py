@@ -212,7 +212,8 @@ def _revise(
     runs again (forced: it ran before, so its incoming branches are live)."""
     revision = RevisionRequest(**request)
     entries = next_round(topology, node_id, revision, state.get("Revisions") or {})
-    rc.emit(
+    # stored with this node's checkpoint writes: a re-execution cannot announce it twice
+    rc.emit_with_checkpoint(
         EventType.REVISION_REQUESTED,
         node_id,
         target=revision.target,
