@@ -147,3 +147,35 @@ steps:
     assert ("work" in ran) is (rule == "approve")
     ok = next(s for s in done.steps if s.node_id == "ok")
     assert ok.output["timed_out"] is True
+
+
+def test_a_start_gate_on_a_branch_not_taken_keeps_its_approval(ws: Workspace) -> None:
+    h = ws.run(
+        """
+name: branch-gate
+flow: explicit
+trigger: manual
+steps:
+  - id: pick
+    type: switch
+    rules: [{field: trigger.kind, operator: equals, value: big, route: big}]
+    default: small
+  - {id: ok, type: human, message: "Big spend possible, start?", approve_to_start: true}
+  - {id: big, type: transform, template: big}
+  - {id: small, type: transform, template: small}
+edges:
+  - {from: trigger_manual, to: pick}
+  - {from: pick, to: ok, route: big}
+  - {from: ok, to: big, route: approved}
+  - {from: pick, to: small, route: small}
+""",
+        {"kind": "small"},
+    )
+    assert [p["node_id"] for p in h.pending] == ["ok"]  # asked although its branch may not run
+    h = ws.resume(h.id, h.token, {"action": "approve", "answered_by": "ada"})
+    assert h.status == RunStatus.SUCCEEDED, h.error
+    assert h.output == {"output": "small"}
+    steps = {s.node_id: s for s in h.steps}
+    assert steps["ok"].status.value == "succeeded"  # the approval stays on record
+    assert steps["ok"].output["answered_by"] == "ada"
+    assert steps["big"].status.value == "skipped"

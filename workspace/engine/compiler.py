@@ -150,12 +150,13 @@ def _node_function(
         revision = revisions.get(node_id)
         iteration = iteration_of(revision)
         executor = NodeExecutor(rc)
+        gate = None if revision else (state.get("Gates") or {}).get(node_id)
         if decision == "skip":
-            executor.skip(node, iteration)
+            if gate is None:  # (a start gate's step keeps the approval it recorded)
+                executor.skip(node, iteration)
             return Command(
                 update={"Nodes": {node_id: {"status": SKIPPED, "step": step}}}, goto=successors
             )
-        gate = None if revision else (state.get("Gates") or {}).get(node_id)
         if gate is not None:
             # answered before the run started (approve_to_start): its step is recorded
             fact = {"status": SUCCEEDED, "step": step, "output": gate["output"]}
