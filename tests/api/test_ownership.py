@@ -144,7 +144,9 @@ def test_an_admin_sees_and_acts_on_everything(
     )
     assert resp.status_code == 200 and resp.json()["status"] == "succeeded"
     resp = client.post(
-        f"{API}/runs/{alices['done']}/rerun", json={"from_node": "answer"}, headers=admin
+        f"{API}/runs/{alices['done']}/rerun",
+        json={"from_node": "answer", "wait": True},
+        headers=admin,
     )
     assert resp.status_code == 201 and resp.json()["status"] == "succeeded"
     assert client.delete(f"{API}/workflows/echo", headers=admin).status_code == 204
