@@ -10,7 +10,7 @@ from nodes.operators import as_number
 from workspace.domain import DataType
 from workspace.domain.run import TIMEOUT_ACTOR
 from workspace.errors import NodeError
-from workspace.sdk import NodeContext, NodeResult, NodeType, Port
+from workspace.sdk import NodeContext, NodeResult, NodeType, Port, RevisionRequest
 
 Option = Literal["approve", "reject", "edit", "request_revision"]
 _APPROVE = {"approve", "approved", "yes", "ok", "accept"}
@@ -49,10 +49,23 @@ class HumanConfig(BaseModel):
         description="Buttons offered: approve, reject, edit, request_revision.",
     )
     revision_target: str | None = Field(
-        default=None, description="Node id re-run with the feedback on `request_revision`."
+        default=None,
+        description="An earlier step on the path to this node: `request_revision` (with "
+        "feedback) runs it again with `{{ revision.feedback }}` / `{{ revision.round }}`, and "
+        "everything from there down to this node, which then asks again. Without it, "
+        "`request_revision` takes the route `revision`.",
+    )
+    max_revisions: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Revision rounds allowed; then `request_revision` is no longer offered.",
     )
     approve_to_start: bool = Field(
-        default=False, description="The run needs this approval before doing any work."
+        default=False,
+        description="The run asks this approval right after its trigger, before any other "
+        "node runs (the message may use `trigger` and `run` only); reject ends the run "
+        "`cancelled`; approve lets it run, and this node does not ask again when reached.",
     )
     on_timeout: str = Field(
         default="reject",
@@ -67,6 +80,17 @@ class HumanConfig(BaseModel):
         if v not in ("reject", "approve") and not (v.startswith("route:") and len(v) > 6):
             raise ValueError("on_timeout must be reject, approve or route:<name>")
         return v
+
+    @model_validator(mode="after")
+    def _revision(self) -> HumanConfig:
+        if self.revision_target is not None and "request_revision" not in self.options:
+            raise ValueError("revision_target needs `request_revision` in options")
+        if self.revision_target is not None and self.approve_to_start:
+            raise ValueError(
+                "approve_to_start and revision_target exclude each other: a start approval "
+                "is answered before any step ran, so there is nothing to revise"
+            )
+        return self
 
 
 def _bad(message: str, **details: Any) -> NodeError:
@@ -145,7 +169,13 @@ def normalise(answer: Any, config: HumanConfig) -> dict[str, Any]:
     offered = set(config.options) | ({"approve"} if "edit" in config.options else set())
     if action not in offered:
         raise _bad(f"action {action!r} is not offered (options: {config.options})")
+    if action == "request_revision" and config.revision_target and not _text(feedback):
+        raise _bad("request_revision needs `feedback`: what should be revised")
     return {"action": action, "data": data, "feedback": feedback, "answered_by": who}
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def timed_out(raw: dict[str, Any], config: HumanConfig) -> dict[str, Any]:
@@ -173,6 +203,13 @@ class Human(NodeType):
     Routes `approved`, `rejected`, `revision` (and `<name>` for `on_timeout: route:<name>`).
     Output: `{"approved", "action", "data", "feedback", "answered_by"}`; an answer given by
     the node's `timeout_s` passing adds `"timed_out": true` (`answered_by: system:timeout`).
+
+    `approve_to_start: true` makes the node a start gate: the engine asks it right after the
+    trigger, before any other node runs; a rejection ends the run `cancelled`.
+    `request_revision` with a `revision_target` (feedback required) starts a revision round:
+    the target and everything down to this node run again with `{{ revision.feedback }}` /
+    `{{ revision.round }}`, then this node asks again (request: `revision_round`,
+    `max_revisions`; once the rounds are used up, `request_revision` is not offered).
     """
 
     name = "human"
@@ -182,9 +219,13 @@ class Human(NodeType):
     routes = True
     pauses = True
     static_routes = ("approved", "rejected", "revision")
+    upstream_fields = ("revision_target",)
     outputs = (
         Port(name="output", type=DataType.OBJECT, description="{approved, action, data, ...}"),
     )
+
+    def start_gate(self, config: dict[str, Any]) -> str | None:
+        return "approved" if config.get("approve_to_start") is True else None
 
     def route_values(self, config: dict[str, Any]) -> set[str] | None:
         values = set(self.static_routes or ())
@@ -214,6 +255,8 @@ class Human(NodeType):
                 problem = exc.message
 
     def execute(self, ctx: NodeContext, config: HumanConfig, input: Any) -> NodeResult:
+        revision = ctx.scope().get("revision") or {}
+        rounds = int(revision.get("round") or 0)
         request = {
             "node_id": ctx.node_id,
             "message": config.message if isinstance(config.message, str) else str(config.message),
@@ -223,6 +266,20 @@ class Human(NodeType):
             "revision_target": config.revision_target,
             "on_timeout": config.on_timeout,
         }
+        if config.revision_target:
+            request.update(revision_round=rounds, max_revisions=config.max_revisions)
+            if rounds >= config.max_revisions:
+                # the rounds are used up: the request offers the other options only
+                offered = [o for o in config.options if o != "request_revision"]
+                if not offered:
+                    raise NodeError(
+                        f"node {ctx.node_id!r}: {rounds} revision rounds done (max_revisions) "
+                        "and no other option to offer",
+                        code="revisions_exhausted",
+                        retryable=False,
+                    )
+                config = config.model_copy(update={"options": offered})
+                request["options"] = offered
         answer = self._ask(ctx, config, request)
         action = answer["action"]
         if answer.get("timed_out"):
@@ -235,6 +292,15 @@ class Human(NodeType):
         else:
             route = "revision"
         output = {"approved": route == "approved", **answer}
-        if action == "request_revision":
-            output["revision_target"] = config.revision_target
-        return NodeResult(output=output, route=route)
+        if action != "request_revision":
+            return NodeResult(output=output, route=route)
+        output["revision_target"] = config.revision_target
+        if not config.revision_target:
+            return NodeResult(output=output, route=route)
+        output["revision_round"] = rounds + 1
+        again = RevisionRequest(
+            target=config.revision_target,
+            feedback=answer["feedback"],
+            answered_by=answer["answered_by"],
+        )
+        return NodeResult(output=output, route=route, revision=again)

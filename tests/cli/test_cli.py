@@ -97,6 +97,57 @@ def test_human_example_waits_then_resumes(plait: Plait) -> None:
     assert waiting["run_id"] in listed.stdout and "succeeded" in listed.stdout
 
 
+def test_draft_review_example_gates_and_revises(plait: Plait) -> None:
+    out = plait(
+        "run",
+        str(EXAMPLES / "draft_review.yaml"),
+        "--inline",
+        "--input",
+        '{"topic": "tides"}',
+        "--json",
+    )
+    assert out.returncode == 3, out.stderr
+    run_id = json.loads(out.stdout)["run_id"]
+    shown = plait("show", run_id).stdout
+    assert "waiting at go: Write a note about tides?" in shown
+    assert "approval to start the run (approve|reject); nothing has run yet" in shown
+
+    out = plait("resume", run_id, "--answer", "approve")
+    assert out.returncode == 3, out.stderr
+    assert "waiting at review: Publish this? NOTE ON TIDES (first draft)" in out.stdout
+    assert "revision round 0 of at most 3" in out.stdout
+
+    out = plait("resume", run_id, "--answer", "request_revision")  # no feedback: asked again
+    assert out.returncode == 3, out.stderr
+    assert "previous answer refused: request_revision needs `feedback`" in out.stdout
+
+    out = plait("resume", run_id, "--answer", "request_revision", "--feedback", "add the moon")
+    assert out.returncode == 3, out.stderr
+    assert "Publish this? NOTE ON TIDES (revised: add the moon)" in out.stdout
+    assert "revision round 1 of at most 3" in out.stdout
+
+    done = plait("resume", run_id, "--answer", "approve", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["output"]["text"] == "Published: NOTE ON TIDES (revised: add the moon)"
+    assert [s["node_id"] for s in result["steps"]].count("research") == 1
+
+    bad = plait("resume", run_id, "--answer", "[1]", "--feedback", "x")
+    assert bad.returncode == 2  # no open request (and a list takes no feedback)
+
+
+def test_a_start_rejected_from_the_cli_cancels_the_run(plait: Plait) -> None:
+    example = str(EXAMPLES / "draft_review.yaml")
+    out = plait("run", example, "--inline", "--input", '{"topic": "x"}', "--json")
+    run_id = json.loads(out.stdout)["run_id"]
+    out = plait("resume", run_id, "--answer", "reject", "--feedback", "not now", "--json")
+    assert out.returncode == 1, out.stderr  # cancelled
+    result = json.loads(out.stdout)
+    assert result["status"] == "cancelled"
+    assert result["output"]["feedback"] == "not now"
+    assert [s["node_id"] for s in result["steps"]] == ["trigger_manual", "go"]
+
+
 def test_fork_and_patch_example(plait: Plait) -> None:
     assert plait("import", str(EXAMPLES / "webhook_triage.yaml")).stdout.strip() == "webhook-triage"
     out = plait(

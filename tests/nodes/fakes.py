@@ -44,6 +44,7 @@ class FakeContext:
         loop_body: Callable[[LoopInfo], Any] | None = None,
         workflows: Mapping[str, Callable[[Any], Any]] | None = None,
         cancel_after: int | None = None,
+        revision: Mapping[str, Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -66,6 +67,7 @@ class FakeContext:
         self.cancel_after = cancel_after
         self.cancel_checks = 0
         self.cancelled = False
+        self.revision = {"round": 0, "feedback": None, **(revision or {})}
 
     # -- protocol ---------------------------------------------------------------------------
     @property
@@ -86,6 +88,7 @@ class FakeContext:
                 "node_outputs": self.outputs,
                 "loop": self.loop.as_dict() if self.loop else None,
                 "run": {"id": self.run_id, "workflow": self.workflow},
+                "revision": self.revision,
             }
         )
         return scope

@@ -9,7 +9,8 @@ import pytest
 
 from nodes.human import Human
 from tests.nodes.fakes import FakeContext, run_node
-from workspace.sdk import NodeResult
+from workspace.errors import NodeError
+from workspace.sdk import NodeResult, RevisionRequest
 
 FIELDS = [
     {"name": "amount", "type": "number", "required": True},
@@ -90,12 +91,63 @@ def test_edit_is_approval_with_edited_data() -> None:
 
 
 def test_request_revision_routes_revision_with_feedback() -> None:
-    answer = {"action": "request_revision", "feedback": "shorter please"}
-    result, _ = ask(answer, options=ALL_OPTIONS, revision_target="writer")
+    answer = {"action": "request_revision", "feedback": "shorter please", "answered_by": "ada"}
+    result, ctx = ask(answer, options=ALL_OPTIONS, revision_target="writer")
     assert result.route == "revision"
     assert result.output["approved"] is False
     assert result.output["feedback"] == "shorter please"
     assert result.output["revision_target"] == "writer"
+    assert result.output["revision_round"] == 1
+    # the engine runs `writer` again with the feedback
+    assert result.revision == RevisionRequest("writer", "shorter please", "ada")
+    assert ctx.requests[0]["revision_round"] == 0 and ctx.requests[0]["max_revisions"] == 3
+
+
+def test_request_revision_without_a_target_only_routes() -> None:
+    result, _ = ask({"action": "revise"}, options=["approve", "request_revision"])
+    assert result.route == "revision"
+    assert result.revision is None
+
+
+@pytest.mark.parametrize("feedback", [None, "", "   ", 42])
+def test_a_revision_needs_feedback_text(feedback: Any) -> None:
+    answers = [{"action": "request_revision", "feedback": feedback}, "approve"]
+    ctx = FakeContext(node_id="review", answers=answers)
+    result = run_node(Human, {"options": ALL_OPTIONS, "revision_target": "writer"}, ctx)
+    assert result.route == "approved"
+    assert "needs `feedback`" in ctx.requests[1]["error"]
+
+
+def test_used_up_revision_rounds_are_no_longer_offered() -> None:
+    config = {"options": ALL_OPTIONS, "revision_target": "writer", "max_revisions": 2}
+    answers = [{"action": "request_revision", "feedback": "again"}, "approve"]
+    ctx = FakeContext(node_id="review", answers=answers, revision={"round": 2})
+    result = run_node(Human, config, ctx)
+    assert result.route == "approved" and result.revision is None
+    first, second = ctx.requests
+    assert first["options"] == ["approve", "reject", "edit"]
+    assert first["revision_round"] == 2 and first["max_revisions"] == 2
+    assert "not offered" in second["error"]
+    # a round below the limit still offers it
+    ctx = FakeContext(node_id="review", answers=["approve"], revision={"round": 1})
+    run_node(Human, config, ctx)
+    assert "request_revision" in ctx.requests[0]["options"]
+
+
+def test_used_up_revision_rounds_with_nothing_else_to_offer_fail_clearly() -> None:
+    config = {"options": ["request_revision"], "revision_target": "w", "max_revisions": 1}
+    ctx = FakeContext(node_id="review", answers=[], revision={"round": 1})
+    with pytest.raises(NodeError) as err:
+        run_node(Human, config, ctx)
+    assert err.value.code == "revisions_exhausted"
+    assert not ctx.requests
+
+
+def test_approve_to_start_makes_a_start_gate() -> None:
+    assert Human().start_gate({"approve_to_start": True}) == "approved"
+    assert Human().start_gate({"approve_to_start": False}) is None
+    assert Human().start_gate({}) is None
+    assert Human.upstream_fields == ("revision_target",)
 
 
 def test_bare_form_submission_counts_as_approval() -> None:
@@ -176,6 +228,9 @@ def test_routes_and_config() -> None:
         {"fields": [{"name": "c", "type": "choice"}]},
         {"fields": [{"name": "x", "type": "color"}]},
         {"on_timeout": "explode"},
+        {"revision_target": "writer"},  # request_revision is not offered
+        {"options": ALL_OPTIONS, "revision_target": "w", "max_revisions": -1},
+        {"options": ALL_OPTIONS, "revision_target": "w", "approve_to_start": True},
     ]
     for bad in bad_configs:
         with pytest.raises(pydantic.ValidationError):

@@ -67,6 +67,18 @@ def waiting_lines(handle: Any) -> list[str]:
         msg = p["request"].get("message", "")
         until = f" (times out {p['deadline']})" if p.get("deadline") else ""
         lines.append(f"  waiting at {p['node_id']}: {msg}{until}")
+        request = p["request"]
+        if request.get("error"):
+            lines.append(f"    previous answer refused: {request['error']}")
+        options = "|".join(request.get("options") or [])
+        if request.get("approve_to_start"):
+            lines.append(f"    approval to start the run ({options}); nothing has run yet")
+        elif request.get("revision_target"):
+            lines.append(
+                f"    {options}; revision round {request.get('revision_round', 0)} of at most "
+                f"{request.get('max_revisions')} (request_revision re-runs "
+                f"{request['revision_target']!r} with your --feedback)"
+            )
     for t in handle.timers:
         what = f"retry attempt {t.get('attempt')}" if t.get("reason") == "retry" else "timer"
         lines.append(f"  waiting at {t['node_id']}: {what} until {t['until']}")

@@ -42,7 +42,10 @@ def _finish(handle: Any, as_json: bool) -> None:
             for line in waiting_lines(handle):
                 click.echo(line)
             if handle.pending:
-                click.echo(f"  answer with: plait resume {run.id} --answer approve|reject|JSON")
+                click.echo(
+                    f"  answer with: plait resume {run.id} --answer approve|reject|JSON"
+                    " [--feedback TEXT]"
+                )
         elif run.status == RunStatus.FAILED:
             err = run.error or {}
             click.echo(
@@ -115,9 +118,21 @@ def run(
 @click.argument("run_id")
 @click.option("--answer", required=True, help="approve | reject | JSON answer")
 @click.option("--node", default=None, help="Which waiting node to answer (default: the first).")
+@click.option(
+    "--feedback",
+    default=None,
+    help="Comment sent with the answer (what to revise, with --answer request_revision).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def resume(ctx: click.Context, run_id: str, answer: str, node: str | None, as_json: bool) -> None:
+def resume(
+    ctx: click.Context,
+    run_id: str,
+    answer: str,
+    node: str | None,
+    feedback: str | None,
+    as_json: bool,
+) -> None:
     """Answer a waiting human step and continue the run."""
     ws = _workspace(ctx)
     handle = ws.get_run(run_id)
@@ -132,6 +147,16 @@ def resume(ctx: click.Context, run_id: str, answer: str, node: str | None, as_js
         value: Any = json.loads(answer)
     except json.JSONDecodeError:
         value = answer
+    if feedback is not None:
+        if isinstance(value, dict):
+            value = {**value, "feedback": feedback}
+        elif isinstance(value, str):
+            value = {"action": value, "feedback": feedback}
+        else:
+            _fail(
+                "--feedback goes with an action (approve, reject, ...) or a JSON object",
+                EXIT_INVALID,
+            )
     unsubscribe = _live(ws, as_json)
     try:
         handle = ws.resume(run_id, pending[0]["token"], value)

@@ -26,6 +26,8 @@ class EventType(StrEnum):
     REPLY = "reply"
     HUMAN_REQUESTED = "human_requested"
     HUMAN_ANSWERED = "human_answered"
+    #: a human sent the run back to an earlier node with feedback (a revision round)
+    REVISION_REQUESTED = "revision_requested"
     RUN_SUCCEEDED = "run_succeeded"
     RUN_FAILED = "run_failed"
     RUN_CANCELLED = "run_cancelled"

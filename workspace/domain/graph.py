@@ -13,8 +13,10 @@ from workspace.domain.canonical import canonical_json, content_hash
 NODE_ID_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 #: ids a node may not take: the names expressions bind (a node called ``run`` would be hidden
-#: by the run's own variable)
-RESERVED_NODE_IDS = frozenset({"input", "trigger", "outputs", "node_outputs", "loop", "run"})
+#: by the run's own variable; ``revision`` is the feedback of a revision round, SPEC §4.5)
+RESERVED_NODE_IDS = frozenset(
+    {"input", "trigger", "outputs", "node_outputs", "loop", "run", "revision"}
+)
 
 
 class DataType(StrEnum):

@@ -77,6 +77,7 @@ def check_graph(
             for c, m in _edge_problems(edge, types[edge.source], types[edge.target], graph)
         ]
     out += _loop_problems(graph, types)
+    out += _upstream_problems(graph, types)
     out += _cycle_problems(graph)
     out += _reachability(graph, types)
     return out
@@ -180,6 +181,70 @@ def _loop_problems(graph: Graph, types: dict[str, NodeType | None]) -> list[Grap
             what = "a loop_return edge back" if has_body else "a loop_body edge"
             out.append(("bad_loop", f"loop {n.id!r} has no {what}", "node", n.id, "error"))
     return out
+
+
+_SCOPE_KINDS = frozenset({EdgeKind.DATA, EdgeKind.ROUTE, EdgeKind.ERROR})
+
+
+def _upstream_problems(graph: Graph, types: dict[str, NodeType | None]) -> list[GraphFinding]:
+    """Config fields naming an earlier node (``upstream_fields``, e.g. a human's
+    ``revision_target``) must name a step on a path to the node, in the same flow (not a
+    trigger, not across a loop body's boundary; loop bodies have no revision rounds)."""
+    out: list[GraphFinding] = []
+    nodes = graph.node_map()
+    preds: dict[str, list[str]] = {}
+    body_entries: list[str] = []
+    for e in graph.edges:
+        if e.kind in _SCOPE_KINDS:
+            preds.setdefault(e.target, []).append(e.source)
+        elif e.kind == EdgeKind.LOOP_BODY:
+            body_entries.append(e.target)
+    in_bodies = _reach(body_entries, graph)
+
+    def is_trigger(node_id: str) -> bool:
+        t = types.get(node_id)
+        return t is not None and t.is_trigger
+
+    for n in graph.nodes:
+        nt = types.get(n.id)
+        for name in nt.upstream_fields if nt is not None else ():
+            target = n.config.get(name)
+            if not isinstance(target, str) or contains_template(target):
+                continue
+            where = f"step {n.id!r}: {name} {target!r}"
+            if target not in nodes:
+                out.append(("dangling_reference", f"{where} is not a step", "node", n.id, "error"))
+                continue
+            if n.id in in_bodies:
+                message = f"{where}: revisions run in the main flow, not inside a loop body"
+                out.append(("not_upstream", message, "node", n.id, "error"))
+                continue
+            ancestors = _reach([n.id], graph, preds) - {n.id}
+            if target not in ancestors or is_trigger(target):
+                earlier = [m.id for m in graph.nodes if m.id in ancestors and not is_trigger(m.id)]
+                message = (
+                    f"{where} is not an earlier step on the path to {n.id!r} "
+                    f"(earlier steps: {', '.join(earlier) or 'none'})"
+                )
+                out.append(("not_upstream", message, "node", n.id, "error"))
+    return out
+
+
+def _reach(starts: list[str], graph: Graph, edges: dict[str, list[str]] | None = None) -> set[str]:
+    """Nodes reachable from ``starts`` over ``edges`` (default: data/route/error successors)."""
+    if edges is None:
+        edges = {}
+        for e in graph.edges:
+            if e.kind in _SCOPE_KINDS:
+                edges.setdefault(e.source, []).append(e.target)
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for w in edges.get(queue.popleft(), []):
+            if w not in seen:
+                seen.add(w)
+                queue.append(w)
+    return seen
 
 
 def _cycle_problems(graph: Graph) -> list[GraphFinding]:

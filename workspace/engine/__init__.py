@@ -4,7 +4,8 @@ Imports workspace.domain, workspace.sdk, workspace.expressions and LangGraph —
 the DSL or the runtime. See README.md.
 """
 
-from workspace.engine.runner import Engine, run_output
+from workspace.engine.output import run_output
+from workspace.engine.runner import Engine
 from workspace.engine.services import ChildRunner, EngineServices, RunContext
 from workspace.engine.topology import Topology, build_topology
 

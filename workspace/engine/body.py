@@ -30,6 +30,7 @@ class LoopBody:
         trigger: Any,
         iteration: str,
         interrupt: Callable[[dict[str, Any]], Any],
+        revision: dict[str, Any] | None = None,
     ) -> None:
         self.executor = executor
         self.topology = topology
@@ -39,6 +40,8 @@ class LoopBody:
         self.trigger = trigger
         self.parent_iteration = iteration
         self.interrupt = interrupt
+        #: the revision round of the loop node: its body nodes see it too
+        self.revision = revision
         self.order = self.scope.topological()
 
     def __call__(self, loop: LoopInfo) -> Any:
@@ -75,6 +78,7 @@ class LoopBody:
                     trigger=self.trigger,
                     iteration=iteration,
                     interrupt=self.interrupt,
+                    revision=self.revision,
                 )
                 if node_id in self.topology.loops
                 else None
@@ -93,6 +97,7 @@ class LoopBody:
                         interrupt=self.interrupt,
                         body_runner=sub,
                         attached=self.topology.attached(node_id),
+                        revision=self.revision,
                     )
                 )
             except NodeFailed as exc:
@@ -103,6 +108,15 @@ class LoopBody:
                     failed_node=node_id,
                     index=loop.index,
                 ) from None
+            if outcome.revision is not None:
+                raise NodeError(
+                    f"loop {self.loop_id!r}: node {node_id!r} asked for a revision round; "
+                    "revisions run in the main flow only, not inside loop bodies",
+                    code="bad_revision_target",
+                    node_id=self.loop_id,
+                    failed_node=node_id,
+                    retryable=False,
+                )
             if outcome.status == SUCCEEDED:
                 status[node_id] = SUCCEEDED
                 outputs[node_id] = outcome.output

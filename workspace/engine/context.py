@@ -12,6 +12,7 @@ import pydantic
 from workspace.domain.events import EventType
 from workspace.domain.graph import RESERVED_NODE_IDS
 from workspace.domain.ports import RunRepository
+from workspace.engine.revision import scope_value as revision_scope
 from workspace.engine.services import RunContext
 from workspace.engine.tool_calls import tool_config, tool_schema
 from workspace.errors import ExpressionError, NodeError, NodeTimeout, PlaitError, ValidationError
@@ -43,10 +44,13 @@ def build_scope(
     trigger: Any,
     input: Any,
     loop: LoopInfo | None,
+    *,
+    revision: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     scope: dict[str, Any] = {k: v for k, v in outputs.items() if k not in RESERVED_NODE_IDS}
     scope.update(
         input=input,
+        revision=revision_scope(revision),
         trigger=trigger,
         outputs=outputs,
         node_outputs=outputs,

@@ -5,6 +5,7 @@ bodies. Knows nothing about LangGraph.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -42,6 +43,8 @@ class Outcome:
     error: dict[str, Any] | None = None
     #: LLM ``tokens`` / ``cost`` the node used (journaled with the outcome, so a replay keeps them)
     usage: dict[str, Any] | None = None
+    #: the revision round the node asked for (``RevisionRequest`` fields; SPEC §4.5)
+    revision: dict[str, Any] | None = None
 
 
 @dataclass
@@ -60,6 +63,8 @@ class NodeCall:
     body_runner: Callable[[LoopInfo], Any] | None = None
     #: nodes attached to this one (llm / tool / memory edges)
     attached: tuple[Attached, ...] = ()
+    #: the revision round the node runs in (``{{ revision }}``; None: round 0)
+    revision: dict[str, Any] | None = None
 
 
 def error_object(exc: BaseException, node_id: str, attempt: int) -> dict[str, Any]:
@@ -172,7 +177,11 @@ class NodeExecutor:
                     Outcome("failed", error=err, usage=rc.take_usage(node.id, call.iteration)),
                 )
         outcome = Outcome(
-            "succeeded", result.output, result.route, usage=rc.take_usage(node.id, call.iteration)
+            "succeeded",
+            result.output,
+            result.route,
+            usage=rc.take_usage(node.id, call.iteration),
+            revision=dataclasses.asdict(result.revision) if result.revision else None,
         )
         if journaled:
             # outside the retry loop: a result that cannot be journaled fails the node without
@@ -210,7 +219,9 @@ class NodeExecutor:
 
     def _attempt(self, call: NodeCall, node_type: NodeType, attempt: int) -> NodeResult:
         rc, node = self.rc, call.node
-        scope = build_scope(rc, call.outputs, call.trigger, call.input, call.loop)
+        scope = build_scope(
+            rc, call.outputs, call.trigger, call.input, call.loop, revision=call.revision
+        )
         timeout = node.timeout_s or rc.services.default_node_timeout_s
         answer_timeout = None
         if node_type.pauses:

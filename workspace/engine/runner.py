@@ -17,7 +17,6 @@ from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.usage import Budget, Usage
 from workspace.domain.workflow import utcnow
-from workspace.engine.activation import FAILED, SUCCEEDED
 from workspace.engine.compiler import (
     ANSWER_PREFIX,
     RC_KEY,
@@ -25,11 +24,12 @@ from workspace.engine.compiler import (
     compile_flow,
 )
 from workspace.engine.failures import NodeFailed
+from workspace.engine.gates import start_gates
 from workspace.engine.ledger import Ledger
+from workspace.engine.output import run_output
 from workspace.engine.pending import due_timers, next_wake, pending_of, waiting_step
 from workspace.engine.services import EngineServices, RunContext
-from workspace.engine.state import finished_view
-from workspace.engine.topology import Topology, build_topology
+from workspace.engine.topology import build_topology
 from workspace.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from workspace.sdk.signals import RunCancelled, RunPaused
 
@@ -60,7 +60,9 @@ class Engine:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        flow = compile_flow(build_topology(graph, trigger_id), self.checkpointer, entries=entries)
+        topology = build_topology(graph, trigger_id)
+        gates = start_gates(topology, self.services.registry)
+        flow = compile_flow(topology, self.checkpointer, entries=entries, gates=gates)
         self._cache[key] = flow
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -263,6 +265,9 @@ class Engine:
         interrupts = result.get("__interrupt__") or []
         if interrupts:
             return self._wait(rc, interrupts, graph)
+        refused = next((n for n, g in (result.get("Gates") or {}).items() if not g["passed"]), None)
+        if refused is not None:
+            return self._refused(rc, refused, result["Gates"][refused])
         output = run_output(flow.topology, result)
         finished = utcnow()
         try:
@@ -277,6 +282,28 @@ class Engine:
             )
         except InvalidTransition:
             return runs.get(rc.run.id)  # cancelled while its last step ran: cancel wins
+
+    def _refused(self, rc: RunContext, node_id: str, gate: dict[str, Any]) -> Run:
+        """A start gate was not approved: nothing ran, nothing failed — the run is
+        ``cancelled`` by that decision (its output is the answer)."""
+        answer = gate["output"]
+        data = {
+            "reason": "not_approved_to_start",
+            "node_id": node_id,
+            "route": gate["route"],
+            "answer": answer,
+        }
+        try:
+            return rc.finish(
+                RunStatus.CANCELLED,
+                EventType.RUN_CANCELLED,
+                data,
+                output=answer,
+                finished_at=utcnow(),
+                pending=None,
+            )
+        except InvalidTransition:
+            return self.services.runs.get(rc.run.id)  # already final (cancelled meanwhile)
 
     def _fail(self, rc: RunContext, error: dict[str, Any]) -> Run:
         hook = self.services.failure_hook
@@ -353,33 +380,6 @@ class Engine:
             except InvalidTransition:
                 return runs.get(run.id)  # whoever answered resumed it first
         return run
-
-
-REPLY_TYPE = "reply"
-
-
-def run_output(topology: Topology, state: dict[str, Any]) -> Any:
-    """SPEC §4.2: the last ``reply`` that ran, else the last succeeded sink (ties: declaration
-    order, later wins)."""
-    facts: dict[str, dict[str, Any]] = state.get("Nodes") or {}
-    status, _, outputs, _ = finished_view(facts)
-    done = {n: int(f.get("step", 0)) for n, f in facts.items()}
-    nodes = topology.nodes
-    succeeded = [n for n, s in status.items() if s == SUCCEEDED and n in topology.main.incoming]
-
-    def rank(n: str) -> tuple[int, int]:
-        return (done.get(n, 0), topology.order[n])
-
-    replies = [n for n in succeeded if nodes[n].type == REPLY_TYPE]
-    if replies:
-        return outputs.get(max(replies, key=rank))
-    executed = {n for n, s in status.items() if s in (SUCCEEDED, FAILED)}
-    sinks = [
-        n for n in succeeded if not any(s in executed for s in topology.main.successors.get(n, ()))
-    ]
-    if not sinks:
-        return None
-    return outputs.get(max(sinks, key=rank))
 
 
 def _duration_ms(started: datetime | None, finished: datetime) -> float | None:

@@ -168,10 +168,13 @@ class RunContext:
         """Like :meth:`emit`, with the data as a dict (any keys, ``type`` included)."""
         return self.services.recorder.emit(self.run.id, [self._event(type, node_id, data)])[0]
 
-    def emit_with_checkpoint(self, type: EventType, **data: Any) -> None:
-        """A run-level event stored with the run's next checkpoint (e.g. ``run_started``, which
-        the first checkpoint follows at once)."""
-        self.services.sink.defer([], [self._event(type, None, data)])
+    def emit_with_checkpoint(
+        self, type: EventType, node_id: str | None = None, **data: Any
+    ) -> None:
+        """An event stored with the run's next checkpoint (e.g. ``run_started``, which the
+        first checkpoint follows at once; a node's ``revision_requested`` with the writes of
+        the node that asked for it)."""
+        self.services.sink.defer([], [self._event(type, node_id, data)])
 
     def finish(
         self,

@@ -6,12 +6,16 @@ from typing import Annotated, Any, TypedDict
 
 
 def merge_dict(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    if not left:
-        return dict(right or {})
+    """Update ``left`` with ``right``; a key set to None is removed (a revision round clears
+    the facts of the nodes it runs again)."""
     if not right:
-        return left
-    out = dict(left)
-    out.update(right)
+        return left or {}
+    out = dict(left or {})
+    for key, value in right.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
     return out
 
 
@@ -28,6 +32,11 @@ class RunState(TypedDict, total=False):
     #: node id → what it finished as: {"status", "step", "output"?, "route"?, "error"?}
     #: (one channel, so each superstep checkpoints one blob, not one per kind of fact)
     Nodes: Annotated[dict[str, dict[str, Any]], merge_dict]
+    #: start gate node id → its answer ``{"output", "route", "passed"}`` (``approve_to_start``)
+    Gates: Annotated[dict[str, dict[str, Any]], merge_dict]
+    #: node id → the revision round it is in: ``{"round", "feedback", "answered_by",
+    #: "requested_by", "target"}`` (absent: round 0, never sent back)
+    Revisions: Annotated[dict[str, dict[str, Any]], merge_dict]
 
 
 def finished_view(

@@ -5,7 +5,7 @@ Node packages (``nodes/`` and third parties) import only this package, ``workspa
 """
 
 from workspace.sdk.context import LoopInfo, NodeContext
-from workspace.sdk.node import NoConfig, NodeResult, NodeType, Port
+from workspace.sdk.node import NoConfig, NodeResult, NodeType, Port, RevisionRequest
 from workspace.sdk.registry import NodeRegistry, UnknownNodeType
 from workspace.sdk.spec import NodeTypeSpec, PortSpec
 
@@ -19,5 +19,6 @@ __all__ = [
     "NodeTypeSpec",
     "Port",
     "PortSpec",
+    "RevisionRequest",
     "UnknownNodeType",
 ]

@@ -20,13 +20,26 @@ class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+@dataclass(frozen=True)
+class RevisionRequest:
+    """Send the run back to ``target``, an earlier node on the path to this one (SPEC §4.5):
+    it runs again with ``feedback`` (``{{ revision.feedback }}``), and so does everything from
+    there down to this node, which then runs again too."""
+
+    target: str
+    feedback: Any = None
+    answered_by: str | None = None
+
+
 @dataclass
 class NodeResult:
     """What an executor returns: an output dict (keys = output ports) and, for routing nodes,
-    the route value it emitted. Returning a plain dict means ``NodeResult(output=that)``."""
+    the route value it emitted. Returning a plain dict means ``NodeResult(output=that)``.
+    ``revision`` asks for a revision round (the node's step still records its output)."""
 
     output: dict[str, Any] = field(default_factory=dict)
     route: str | None = None
+    revision: RevisionRequest | None = None
 
 
 class NodeType:
@@ -64,6 +77,15 @@ class NodeType:
     #: as an agent's tool, the config fields the model may fill (None: every field the
     #: attachment leaves open); the others only the workflow's author sets (network, user)
     tool_fields: ClassVar[frozenset[str] | None] = None
+    #: config keys naming an earlier node on the path to this one (checked on save), e.g. the
+    #: ``revision_target`` of a human node
+    upstream_fields: ClassVar[tuple[str, ...]] = ()
+
+    def start_gate(self, config: dict[str, Any]) -> str | None:
+        """With this raw config, must the node be answered before the run does any work (a
+        human's ``approve_to_start``)? Returns the route on which the run may start (any other
+        result ends it, ``cancelled``); None: not a start gate."""
+        return None
 
     def route_values(self, config: dict[str, Any]) -> set[str] | None:
         """Route values this node can emit given its raw config; None = not known statically."""
