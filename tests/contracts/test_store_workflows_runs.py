@@ -235,3 +235,15 @@ def test_latest_version_number_is_cheap_and_exact(store: Store) -> None:
         store.workflows.add_version(Version.of(wf.id, graph("a")))
     assert store.workflows.latest_version_number(wf.id) == 3
     assert store.workflows.get_version(wf.id).number == 3
+
+
+def test_find_latest_reads_the_workflow_and_its_latest_number(store: Store) -> None:
+    assert store.workflows.find_latest("nope") is None
+    wf = make_workflow(store)
+    found = store.workflows.find_latest(wf.slug)
+    assert found is not None and found[0].id == wf.id and found[1] is None
+    for _ in range(2):
+        store.workflows.add_version(Version.of(wf.id, graph("a")))
+    found = store.workflows.find_latest(wf.slug)
+    assert found is not None
+    assert (found[0], found[1]) == (store.workflows.get(wf.slug), 2)

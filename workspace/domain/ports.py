@@ -37,6 +37,11 @@ class WorkflowRepository(Protocol):
 
     def find(self, slug: str) -> Workflow | None: ...
 
+    def find_latest(self, slug: str) -> tuple[Workflow, int | None] | None:
+        """The workflow and the number of its latest version (None: never published), in one
+        read — what every run request starts with."""
+        ...
+
     def list(
         self, *, owner: str | None = None, limit: int = 100, offset: int = 0
     ) -> builtins.list[Workflow]:

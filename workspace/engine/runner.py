@@ -86,7 +86,8 @@ class Engine:
     ) -> Run:
         """Run a queued run from its trigger (or, with ``seed``, from a re-run entry node)."""
         flow = self._flow(run, graph, rerun=seed is not None)
-        run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
+        if run.status != RunStatus.RUNNING:  # a run created as running is started already
+            run = self.services.runs.transition(run.id, RunStatus.RUNNING, started_at=utcnow())
         rc = self._context(run, graph, depth)
         rc.emit_with_checkpoint(EventType.RUN_STARTED, trigger=run.trigger_id)
         state: dict[str, Any] = {"Trigger": run.input}

@@ -14,8 +14,8 @@ from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run
 from workspace.domain.usage import Budget
-from workspace.domain.workflow import Version
-from workspace.errors import ValidationError
+from workspace.domain.workflow import Version, Workflow
+from workspace.errors import NotFoundError, ValidationError
 from workspace.sdk.registry import NodeRegistry
 
 __all__ = ["RunPlanner"]
@@ -64,8 +64,43 @@ class RunPlanner:
         parent_run_id: str | None = None,
     ) -> Run:
         """A run of the workflow, validated but not stored."""
-        wf = self.store.workflows.get(slug)
-        number = version or self.store.workflows.latest_version_number(wf.id)
+        wf, latest = self.head(slug)
+        return self.prepare_for(
+            wf,
+            version or latest,
+            input,
+            trigger=trigger,
+            user=user,
+            thread=thread,
+            parent_run_id=parent_run_id,
+        )
+
+    def head(self, slug: str) -> tuple[Workflow, int]:
+        """The workflow and its latest version number (one read). NotFoundError when there is
+        no such workflow (code ``not_found``) or it was never published (``not_published``)."""
+        found = self.store.workflows.find_latest(slug)
+        if found is None:
+            raise NotFoundError(f"workflow {slug!r} not found", slug=slug)
+        wf, latest = found
+        if latest is None:
+            raise NotFoundError(
+                f"workflow {slug!r} is not published", code="not_published", slug=slug
+            )
+        return wf, latest
+
+    def prepare_for(
+        self,
+        wf: Workflow,
+        number: int,
+        input: Any = None,
+        *,
+        trigger: str | None = None,
+        user: str | None = None,
+        thread: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """A run of version ``number`` of ``wf``, validated but not stored."""
+        slug = wf.slug
         ver = self.version(wf.id, number)
         missing = dsl.missing_content(ver.graph, self.registry)
         if missing:

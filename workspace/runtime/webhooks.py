@@ -54,11 +54,11 @@ class WebhookReceiver:
     def receive(self, slug: str, trigger_id: str, request: WebhookRequest) -> WebhookResult:
         ws = self.ws
         rt = ws.settings.runtime
-        wf = ws.store.workflows.find(slug)
-        if wf is None:
+        found = ws.store.workflows.find_latest(slug)
+        if found is None:
             raise NotFoundError(f"no workflow {slug!r}", code="workflow_not_found")
-        number = ws.store.workflows.latest_version_number(wf.id)
-        if number < 1:
+        wf, number = found
+        if number is None:
             raise NotFoundError(f"workflow {slug!r} is not published", code="not_published")
         version = ws.version(wf.id, number)
         node = next((n for n in version.graph.nodes if n.id == trigger_id), None)
@@ -82,15 +82,15 @@ class WebhookReceiver:
         self._authenticate(config, request, wf.owner)
         payload = _payload(request)
         key = self._dedupe_key(config, request)
-        run = ws.prepare_run(
-            slug,
+        run = ws.planner.prepare_for(
+            wf,
+            number,
             {
                 "payload": payload,
                 "headers": _public_headers(config, request),
                 "query": request.query,
             },
             trigger=trigger_id,
-            version=number,
         )
         stored, new = ws.store.deliveries.create_run(
             run,

@@ -20,7 +20,7 @@ from workspace.domain.events import Event, EventType
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
-from workspace.domain.workflow import Version, Workflow
+from workspace.domain.workflow import Version, Workflow, utcnow
 from workspace.errors import ConflictError
 from workspace.queue.memory import MemoryEventStream
 from workspace.queue.ports import EventStream, TaskQueue
@@ -317,18 +317,22 @@ class Workspace:
         if "\n" in slug_or_dsl or ":" in slug_or_dsl:
             slug = self.import_dsl(slug_or_dsl).workflow_id
             slug = self.store.workflows.get_by_id(slug).slug
-        run = self.create_run(
+        run = self.prepare_run(
             slug, input, trigger=trigger, version=version, user=user, thread=thread
         )
+        if wait and not self.remote:
+            # driven here at once: stored as running, with its run_queued event, in one
+            # transaction (the queued -> running write is saved)
+            started = run.model_copy(update={"status": RunStatus.RUNNING, "started_at": utcnow()})
+            return RunHandle(self.store, self.drive(self.engine.create(started)))
+        run = self.engine.create(run)
         if self.remote:
             self.dispatcher.submit(run)
             if wait:
                 run = self.dispatcher.wait(run.id)
             return RunHandle(self.store, run)
-        if not wait:
-            self.submit(run)
-            return RunHandle(self.store, run)
-        return RunHandle(self.store, self.drive(run))
+        self.submit(run)
+        return RunHandle(self.store, run)
 
     def execute(self, task: Any) -> None:
         """The workers' task handler (see ``Dispatcher.execute``)."""

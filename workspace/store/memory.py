@@ -115,6 +115,15 @@ class MemoryWorkflowRepository:
             found = None if workflow_id is None else self._d.workflows[workflow_id]
         return None if found is None else found.model_copy()
 
+    def find_latest(self, slug: str) -> tuple[Workflow, int | None] | None:
+        with self._d.lock:
+            workflow_id = self._d.slugs.get(slug)
+            if workflow_id is None:
+                return None
+            found = self._d.workflows[workflow_id]
+            count = len(self._d.versions.get(workflow_id, ()))
+        return found.model_copy(), count or None
+
     def list(
         self, *, owner: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Workflow]:

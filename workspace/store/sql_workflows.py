@@ -112,6 +112,19 @@ class SqlWorkflowRepository:
             row = conn.execute(select(*_WORKFLOW_COLUMNS).where(workflows.c.slug == slug)).first()
         return None if row is None else _workflow(row)
 
+    def find_latest(self, slug: str) -> tuple[Workflow, int | None] | None:
+        latest = (
+            select(func.max(versions.c.number))
+            .where(versions.c.workflow_id == workflows.c.id)
+            .scalar_subquery()
+        )
+        query = select(*_WORKFLOW_COLUMNS, latest.label("latest")).where(workflows.c.slug == slug)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return _workflow(row), (None if row.latest is None else int(row.latest))
+
     def list(
         self, *, owner: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Workflow]:
