@@ -9,6 +9,7 @@ import pytest
 
 from tests.contracts.storekit import make_run, make_workflow, race
 from workspace.domain.access import Role, User, new_api_key
+from workspace.domain.events import Event, EventType
 from workspace.domain.operations import QUEUE_OWNER, WorkerInfo
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
@@ -199,6 +200,42 @@ def test_a_delivery_key_starts_one_run(store: Store) -> None:
     )
     assert new3 and other.id != first.id
     assert len(store.runs.list(workflow_id=wf.id)) == 2
+
+
+def test_a_delivered_run_is_stored_with_its_first_events(store: Store) -> None:
+    wf = make_workflow(store)
+    run = _run(store, wf.id, wf.slug)
+    queued = Event(run_id=run.id, workflow=wf.slug, version=1, type=EventType.RUN_QUEUED)
+    delivered: list[list[Event]] = []
+    first, new = store.deliveries.create_run(
+        run,
+        workflow_id=wf.id,
+        trigger_id="t",
+        key="evt-1",
+        ttl_s=60,
+        events=[queued],
+        on_stored=delivered.append,
+    )
+    assert new
+    logged = store.events.list(first.id)
+    assert [(e.seq, e.type) for e in logged] == [(1, EventType.RUN_QUEUED)]
+    assert delivered == [logged]
+    # a repeated delivery stores no run and no event, and delivers nothing
+    again = _run(store, wf.id, wf.slug)
+    dup = Event(run_id=again.id, workflow=wf.slug, version=1, type=EventType.RUN_QUEUED)
+    same, new2 = store.deliveries.create_run(
+        again,
+        workflow_id=wf.id,
+        trigger_id="t",
+        key="evt-1",
+        ttl_s=60,
+        events=[dup],
+        on_stored=delivered.append,
+    )
+    assert not new2 and same.id == first.id and len(delivered) == 1
+    assert len(store.events.list(first.id)) == 1
+    with pytest.raises(NotFoundError):
+        store.runs.get(again.id)
 
 
 def test_concurrent_deliveries_of_one_key_start_one_run(store: Store) -> None:

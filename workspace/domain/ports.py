@@ -348,10 +348,20 @@ class DeliveryRepository(Protocol):
     once the run is stored, and a repeated delivery finds the first run."""
 
     def create_run(
-        self, run: Run, *, workflow_id: str, trigger_id: str, key: str, ttl_s: float
+        self,
+        run: Run,
+        *,
+        workflow_id: str,
+        trigger_id: str,
+        key: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        on_stored: Callable[[builtins.list[Event]], None] | None = None,
     ) -> tuple[Run, bool]:
         """Store ``run`` unless ``key`` was delivered within ``ttl_s``; returns the run of
-        the delivery and whether it is new."""
+        the delivery and whether it is new. A new run's first ``events`` (``run_queued``) are
+        appended in the same transaction, and ``on_stored`` gets them once stored (as
+        ``EventLog.record``); a repeated delivery stores no event."""
         ...
 
     def purge(self) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from workspace.domain.events import Event
-from workspace.domain.ports import EventLog
+from workspace.domain.ports import DeliveryRepository, EventLog
 from workspace.domain.run import Run, RunStatus, StepRecord
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,29 @@ class StoreEventSink:
     def create(self, run: Run, events: Sequence[Event]) -> Run:
         stored, _ = self._log.record_created(run, events, self._fan_out)
         return stored
+
+    def create_delivered(
+        self,
+        deliveries: DeliveryRepository,
+        run: Run,
+        events: Sequence[Event],
+        *,
+        workflow_id: str,
+        trigger_id: str,
+        key: str,
+        ttl_s: float,
+    ) -> tuple[Run, bool]:
+        """A delivered run (a webhook's), its dedupe key and its first events in one
+        transaction; a repeated delivery returns the first run (see ``DeliveryRepository``)."""
+        return deliveries.create_run(
+            run,
+            workflow_id=workflow_id,
+            trigger_id=trigger_id,
+            key=key,
+            ttl_s=ttl_s,
+            events=events,
+            on_stored=self._fan_out,
+        )
 
     def _fan_out(self, stored: list[Event]) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from workspace.domain.events import Event, EventType
 from workspace.domain.run import Run, RunStatus
 from workspace.errors import AccessDenied, ConfigurationError, NotFoundError, ValidationError
 
@@ -92,8 +93,18 @@ class WebhookReceiver:
             },
             trigger=trigger_id,
         )
-        stored, new = ws.store.deliveries.create_run(
+        queued = Event(
+            run_id=run.id,
+            workflow=run.workflow_slug,
+            version=run.version_number,
+            type=EventType.RUN_QUEUED,
+            data={"trigger": trigger_id},
+        )
+        # the run, its dedupe key and its run_queued event: one transaction
+        stored, new = ws.sink.create_delivered(
+            ws.store.deliveries,
             run,
+            [queued],
             workflow_id=wf.id,
             trigger_id=trigger_id,
             key=key,
@@ -101,7 +112,6 @@ class WebhookReceiver:
         )
         if not new:
             return WebhookResult(stored, duplicate=True)
-        ws.announce(stored)
         ws.submit(stored)
         if getattr(config, "mode", "async") != "sync":
             return WebhookResult(stored, duplicate=False)

@@ -467,7 +467,7 @@ class MemoryStore:
         self.access = MemoryAccessRepository(data)
         self.leases = MemoryLeaseRepository(data)
         self.workers = MemoryWorkerRegistry(data)
-        self.deliveries = MemoryDeliveryRepository(data)
+        self.deliveries = MemoryDeliveryRepository(data, self.events)
         self.credentials = MemoryCredentialRepository()
         self.schedules = MemoryScheduleRepository(data, self.deliveries)
         self.memory = MemoryMemoryRepository()

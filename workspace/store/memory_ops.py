@@ -7,10 +7,12 @@ read and written atomically together, as in one SQL statement.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from workspace.domain.access import ApiKey, User, key_prefix, secret_matches
+from workspace.domain.events import Event
 from workspace.domain.operations import QUEUE_OWNER, Lease, WorkerInfo
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.workflow import utcnow
@@ -18,7 +20,7 @@ from workspace.errors import ConflictError, NotFoundError
 from workspace.store._codec import normalize_run, utc_or_none
 
 if TYPE_CHECKING:
-    from workspace.store.memory import _Data, _RunState
+    from workspace.store.memory import MemoryEventLog, _Data, _RunState
 
 __all__ = [
     "MemoryAccessRepository",
@@ -237,12 +239,21 @@ class MemoryWorkerRegistry:
 
 
 class MemoryDeliveryRepository:
-    def __init__(self, data: _Data) -> None:
+    def __init__(self, data: _Data, events: MemoryEventLog) -> None:
         self._d = data
+        self._events = events
         self._keys: dict[tuple[str, str, str], tuple[str, datetime]] = {}
 
     def create_run(
-        self, run: Run, *, workflow_id: str, trigger_id: str, key: str, ttl_s: float
+        self,
+        run: Run,
+        *,
+        workflow_id: str,
+        trigger_id: str,
+        key: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        on_stored: Callable[[list[Event]], None] | None = None,
     ) -> tuple[Run, bool]:
         from workspace.store.memory import _RunState
 
@@ -255,6 +266,12 @@ class MemoryDeliveryRepository:
             if stored.id in self._d.runs:
                 raise ConflictError(f"a run with id {run.id!r} already exists", run_id=run.id)
             self._d.runs[stored.id] = _RunState(run=stored)
+            if events:
+                try:
+                    self._events.record((), events, on_stored)
+                except BaseException:
+                    del self._d.runs[stored.id]
+                    raise
             self._keys[(workflow_id, trigger_id, key)] = (stored.id, now + timedelta(seconds=ttl_s))
             return stored.model_copy(deep=True), True
 

@@ -38,7 +38,7 @@ class SqlStore:
         self.access = SqlAccessRepository(db)
         self.leases = SqlLeaseRepository(db)
         self.workers = SqlWorkerRegistry(db)
-        self.deliveries = SqlDeliveryRepository(db, self.runs)
+        self.deliveries = SqlDeliveryRepository(db, self.runs, self.events)
         self.credentials = SqlCredentialRepository(db)
         self.schedules = SqlScheduleRepository(db, self.runs)
         self.memory = SqlMemoryRepository(db)

@@ -1,15 +1,20 @@
-"""``DeliveryRepository`` on SQLAlchemy Core: a webhook's run and its dedupe key are stored in
-one transaction, so a 202 is only ever answered for a stored run."""
+"""``DeliveryRepository`` on SQLAlchemy Core: a webhook's run, its dedupe key and its
+``run_queued`` event are stored in one transaction, so a 202 is only ever answered for a stored
+run."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, select
 
+from workspace.domain.events import Event
 from workspace.domain.run import Run
 from workspace.domain.workflow import utcnow
 from workspace.store.engine import Database, IntegrityViolation
+from workspace.store.outbox import Delivery
+from workspace.store.sql_events import SqlEventLog, deliver
 from workspace.store.sql_runs import SqlRunRepository, run_row
 from workspace.store.tables import deliveries, runs
 
@@ -58,24 +63,41 @@ def deliver_in(
 
 
 class SqlDeliveryRepository:
-    def __init__(self, db: Database, runs_: SqlRunRepository) -> None:
+    def __init__(self, db: Database, runs_: SqlRunRepository, events: SqlEventLog) -> None:
         self._db = db
         self._runs = runs_
+        self._events = events
 
     def create_run(
-        self, run: Run, *, workflow_id: str, trigger_id: str, key: str, ttl_s: float
+        self,
+        run: Run,
+        *,
+        workflow_id: str,
+        trigger_id: str,
+        key: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        on_stored: Delivery | None = None,
     ) -> tuple[Run, bool]:
         for _ in range(_ATTEMPTS):
             try:
-                with self._db.write() as conn:
-                    stored, existing = deliver_in(
-                        conn,
-                        run,
-                        workflow_id=workflow_id,
-                        trigger_id=trigger_id,
-                        key=key,
-                        ttl_s=ttl_s,
-                    )
+                # the write lock spans the commit and the delivery: subscribers get events in
+                # ``seq`` order (as EventLog.record)
+                with self._db.write_lock:
+                    logged: list[Event] = []
+                    with self._db.write() as conn:
+                        stored, existing = deliver_in(
+                            conn,
+                            run,
+                            workflow_id=workflow_id,
+                            trigger_id=trigger_id,
+                            key=key,
+                            ttl_s=ttl_s,
+                        )
+                        if stored is not None and events:
+                            # the same DBAPI connection, inside the same transaction
+                            logged = self._events.append_in(conn.connection.cursor(), events)
+                    deliver([(on_stored, logged)])
             except IntegrityViolation:
                 continue  # a concurrent delivery of the same key won: read its run
             if stored is not None:

@@ -411,6 +411,12 @@ class SqlEventLog:
         for step in steps:
             cur.execute(self._upsert_step, _step_params(db, step))
 
+    def append_in(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
+        """Inside the caller's write transaction (a DBAPI cursor, the write lock held): append
+        the first events of a run created in that transaction (it has nothing deferred);
+        returns the stored events, which the caller delivers once it commits."""
+        return self._append(cur, batch)
+
     def _append(self, cur: Any, batch: Sequence[Event]) -> builtins.list[Event]:
         return self._append_rows(cur, [self._event_row(event) for event in batch])
 
