@@ -180,7 +180,7 @@ def test_schedules(tmp_path: Path) -> None:
     nb = execute_file(NOTEBOOKS / "07_schedules.ipynb", tmp_path)
     took = time.monotonic() - started
     _no_tracebacks(nb)
-    out = _stdout(cell(nb, "import threading"))
+    out = _stdout(cell(nb, "import time"))
     assert re.fullmatch(r"schedule [0-9a-f]{32}: every 2 s, next slot \d\d:\d\d:\d\d UTC\n", out)
     [fired] = views(nb, cell(nb, "wait_for_fires(first + 2)"))
     assert fired.status == "succeeded"
@@ -189,14 +189,14 @@ def test_schedules(tmp_path: Path) -> None:
     assert "&quot;slot&quot;: &quot;20" in fired.result
     # the fire before it was over when it came (overlap: skip)
     assert text(html_of(cell(nb, "%plait runs ticker"))).count("succeeded") >= 2
-    assert _stdout(cell(nb, "control.pause")) == "paused: True; fires while paused: 0\n"
+    assert _stdout(cell(nb, "ws.schedules.pause")) == "paused: True; fires while paused: 0\n"
     [now] = views(nb, cell(nb, "now_run ="))
     assert now.status == "succeeded" and "tutorial" in now.result
-    resumed = _stdout(cell(nb, "control.resume")).splitlines()
+    resumed = _stdout(cell(nb, "ws.schedules.resume")).splitlines()
     assert re.fullmatch(r"paused: False; fires after resuming: [12]", resumed[0]), resumed
     since = int(resumed[1].rsplit(" ", 1)[1])
     assert since >= 3, resumed
-    assert plain_of(cell(nb, "stop.set()")) == "False"  # the scheduler thread ended
+    assert plain_of(cell(nb, "scheduler.stop()")) == "True"  # the scheduler thread ended
     # every fire is a stored run with its own slot; run-now is one more
     with Workspace.open(
         tmp_path / ".plait-tutorial", settings=Settings(workspace_dir=tmp_path)

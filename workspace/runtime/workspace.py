@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workspace.ai import ModelCatalog
 from workspace.domain.events import Event, EventType
@@ -44,6 +44,10 @@ from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
 from workspace.store import MemoryStore, open_store, upgrade_database
+
+if TYPE_CHECKING:
+    from workspace.runtime.scheduler.control import ScheduleControl
+    from workspace.runtime.scheduler.service import SchedulerThread
 
 __all__ = ["RunHandle", "Workspace"]
 
@@ -240,6 +244,24 @@ class Workspace:
     ) -> ImportedNotebook:
         """Rebuild a workflow from a notebook's ``%%workflow``/``%%step`` cells."""
         return self.notebooks.import_notebook(notebook, publish=publish, owner=owner)
+
+    # -- schedules ------------------------------------------------------------------------------
+
+    @property
+    def schedules(self) -> ScheduleControl:
+        """The workspace's schedules: ``list``, ``get``, ``pause``, ``resume``, ``run_now``
+        (as ``plait schedules`` and ``/api/v1/schedules``)."""
+        from workspace.runtime.scheduler.control import ScheduleControl
+
+        return ScheduleControl(self)
+
+    def start_scheduler(self) -> SchedulerThread:
+        """Start the scheduler role in a thread of this process (``plait scheduler`` is the
+        same loop on its own); ``.stop()`` ends it. Without Redis its lock is local to this
+        process: start one."""
+        from workspace.runtime.scheduler.service import SchedulerThread
+
+        return SchedulerThread(self).start()
 
     # -- runs ----------------------------------------------------------------------------------
 
