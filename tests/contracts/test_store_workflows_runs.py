@@ -247,3 +247,15 @@ def test_find_latest_reads_the_workflow_and_its_latest_number(store: Store) -> N
     found = store.workflows.find_latest(wf.slug)
     assert found is not None
     assert (found[0], found[1]) == (store.workflows.get(wf.slug), 2)
+
+
+def test_list_latest_pairs_each_workflow_with_its_latest_number(store: Store) -> None:
+    a = make_workflow(store, "aa-latest", owner="ann")
+    b = make_workflow(store, "bb-latest", owner="bob")
+    for _ in range(3):
+        store.workflows.add_version(Version.of(a.id, graph("a")))
+    pairs = {wf.slug: n for wf, n in store.workflows.list_latest(limit=1000)}
+    assert pairs["aa-latest"] == 3 and pairs["bb-latest"] is None
+    assert [(wf.id, n) for wf, n in store.workflows.list_latest(owner="bob")] == [(b.id, None)]
+    page = store.workflows.list_latest(limit=1, offset=0)
+    assert [wf.id for wf, _ in page] == [store.workflows.list(limit=1)[0].id]

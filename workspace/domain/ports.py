@@ -48,6 +48,13 @@ class WorkflowRepository(Protocol):
         """Ordered by slug."""
         ...
 
+    def list_latest(
+        self, *, owner: str | None = None, limit: int = 100, offset: int = 0
+    ) -> builtins.list[tuple[Workflow, int | None]]:
+        """As ``list``, each workflow with the number of its latest version (None: never
+        published), in one read."""
+        ...
+
     def update(self, workflow: Workflow) -> Workflow:
         """Replace name/description/tags/owner; bumps ``updated_at``."""
         ...

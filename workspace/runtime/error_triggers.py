@@ -108,21 +108,20 @@ class ErrorTriggers:
 
     def watchers(self, slug: str, owner: str | None) -> list[Watcher]:
         """The error triggers watching runs of workflow ``slug`` owned by ``owner``."""
-        return [w for w in self._all() if w.watches_run_of(slug, owner)]
+        return [w for w in self._all(owner) if w.watches_run_of(slug, owner)]
 
-    def _all(self) -> list[Watcher]:
-        # read fresh at every failure (published versions are cached by number, so this is one
-        # cheap query per workflow): a watcher published a moment ago is never missed
+    def _all(self, owner: str | None) -> list[Watcher]:
+        # read fresh at every failure — one query per page of the owner's workflows with their
+        # latest version numbers; the versions' graphs are cached by number — so a watcher
+        # published a moment ago is never missed
         store = self.ws.store.workflows
         found: list[Watcher] = []
         offset = 0
         while True:
-            page = store.list(limit=_PAGE, offset=offset)
-            for wf in page:
-                try:
-                    number = store.latest_version_number(wf.id)
-                except NotFoundError:
-                    continue  # never published
+            page = store.list_latest(owner=owner, limit=_PAGE, offset=offset)
+            for wf, number in page:
+                if number is None or wf.owner != owner:
+                    continue  # never published; another owner's (owner None lists all)
                 graph = self.ws.version(wf.id, number).graph
                 for node in graph.nodes:
                     if node.type == ERROR_TRIGGER_TYPE:

@@ -134,6 +134,15 @@ class MemoryWorkflowRepository:
         offset, limit = max(0, offset), max(0, limit)
         return [w.model_copy() for w in items[offset : offset + limit]]
 
+    def list_latest(
+        self, *, owner: str | None = None, limit: int = 100, offset: int = 0
+    ) -> builtins.list[tuple[Workflow, int | None]]:
+        with self._d.lock:
+            return [
+                (w, len(self._d.versions.get(w.id, ())) or None)
+                for w in self.list(owner=owner, limit=limit, offset=offset)
+            ]
+
     def update(self, workflow: Workflow) -> Workflow:
         with self._d.lock:
             current = self._d.workflows.get(workflow.id)

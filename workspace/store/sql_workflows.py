@@ -59,6 +59,19 @@ _WORKFLOW_COLUMNS = (
 )
 
 
+#: a workflow row's latest version number (NULL: never published)
+_LATEST = (
+    select(func.max(versions.c.number))
+    .where(versions.c.workflow_id == workflows.c.id)
+    .scalar_subquery()
+    .label("latest")
+)
+
+
+def _with_latest(row: AnyRow) -> tuple[Workflow, int | None]:
+    return _workflow(row), (None if row.latest is None else int(row.latest))
+
+
 class SqlWorkflowRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -113,17 +126,20 @@ class SqlWorkflowRepository:
         return None if row is None else _workflow(row)
 
     def find_latest(self, slug: str) -> tuple[Workflow, int | None] | None:
-        latest = (
-            select(func.max(versions.c.number))
-            .where(versions.c.workflow_id == workflows.c.id)
-            .scalar_subquery()
-        )
-        query = select(*_WORKFLOW_COLUMNS, latest.label("latest")).where(workflows.c.slug == slug)
+        query = select(*_WORKFLOW_COLUMNS, _LATEST).where(workflows.c.slug == slug)
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        if row is None:
-            return None
-        return _workflow(row), (None if row.latest is None else int(row.latest))
+        return None if row is None else _with_latest(row)
+
+    def list_latest(
+        self, *, owner: str | None = None, limit: int = 100, offset: int = 0
+    ) -> builtins.list[tuple[Workflow, int | None]]:
+        query = select(*_WORKFLOW_COLUMNS, _LATEST).order_by(workflows.c.slug)
+        if owner is not None:
+            query = query.where(workflows.c.owner == owner)
+        query = query.limit(max(0, limit)).offset(max(0, offset))
+        with self._db.read() as conn:
+            return [_with_latest(row) for row in conn.execute(query)]
 
     def list(
         self, *, owner: str | None = None, limit: int = 100, offset: int = 0
