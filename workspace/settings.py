@@ -64,6 +64,12 @@ class RuntimeSettings(BaseModel):
         description="Waits and retry backoffs longer than this park the run (status waiting, "
         "worker released, woken by the sweeper) when workers drive it; shorter ones sleep",
     )
+    inline_timer_poll_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Without workers, a process whose run waits with a deadline (a human "
+        "step's timeout_s) checks for due timers this often; 0 turns it off",
+    )
     webhook_dedupe_ttl_s: float = Field(default=86_400.0, gt=0)
     webhook_sync_timeout_s: float = Field(default=30.0, gt=0)
     webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)

@@ -5,9 +5,11 @@ checkpoint. Every store; the queue is the in-memory one with ONE worker thread."
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,8 @@ from workspace.domain.run import TIMEOUT_ACTOR, Run, RunStatus, StepStatus
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError
 from workspace.runtime.workspace import Workspace
+from workspace.sdk.registry import NodeRegistry
+from workspace.settings import Settings
 
 WAITS = """
 name: waits
@@ -210,6 +214,38 @@ def test_on_timeout_rules_inline(mem_ws: Workspace, rule: str, output: str) -> N
     step = next(s for s in done.steps if s.node_id == "ask")
     assert step.output["approved"] is (rule == "approve")
     assert step.output["timed_out"] is True
+
+
+def _threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_inline_workspace_fires_its_human_timeouts_itself(
+    kind: str, registry: NodeRegistry, tmp_path: Path
+) -> None:
+    """No workers, nobody calls fire_due: the process whose run waits fires the timeout (a
+    notebook kernel with a human step of ``timeout_s``); a workspace whose runs never wait
+    starts no thread for it, and closing the workspace stops it."""
+    settings = Settings(workspace_dir=tmp_path / "ws", runtime={"inline_timer_poll_s": 0.1})
+    open_ws = Workspace.in_memory if kind == "memory" else Workspace.open
+    args = () if kind == "memory" else (tmp_path / "ws",)
+    before = len(_threads("plait-inline-timers"))
+    ws = open_ws(*args, settings=settings, registry=registry)  # type: ignore[operator]
+    try:
+        assert ws.run(QUICK).status == RunStatus.SUCCEEDED
+        assert len(_threads("plait-inline-timers")) == before  # nothing waited yet
+        h = ws.run(human(0.3, "approve"))
+        assert h.status == RunStatus.WAITING
+        assert len(_threads("plait-inline-timers")) == before + 1
+        done = wait_for(ws, h.id, finished, timeout=10)
+        assert done.status == RunStatus.SUCCEEDED, done.error
+        assert done.output == {"output": "shipped"}
+        answered = [e for e in h.refresh().events if e.type == EventType.HUMAN_ANSWERED]
+        assert [e.data["actor"] for e in answered] == [TIMEOUT_ACTOR]
+    finally:
+        ws.close()
+    assert len(_threads("plait-inline-timers")) == before
 
 
 TWO = """

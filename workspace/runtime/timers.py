@@ -6,17 +6,23 @@ write). Human requests of nodes with ``timeout_s`` carry a ``deadline``; the run
 is the earliest of all. When it passes, the sweeper sends a ``wake`` task and the worker that
 takes it calls :meth:`Timers.wake`: requests past their deadline are answered by
 ``system:timeout`` (journaled like any answer; their one-time token is used up, so a late
-answer gets a clear conflict), then the run continues from its checkpoint. Inline workspaces
-(no workers, no sweeper) call :meth:`Timers.fire_due` themselves.
+answer gets a clear conflict), then the run continues from its checkpoint.
+
+Without workers there is no sweeper: :class:`InlineTimerKeeper` fires due timers from a thread
+of the process whose run started waiting (a notebook kernel, a script), every
+``runtime.inline_timer_poll_s``, for as long as that process lives. Firing is a compare-and-set
+on the run's wake time (``take_wake``), so two processes — or a keeper and a sweeper — never
+fire one timer twice. :meth:`Timers.fire_due` is the same pass, callable directly.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from workspace.domain.events import EventType
+from workspace.domain.events import Event, EventType
 from workspace.domain.run import TIMEOUT_ACTOR, Run, RunStatus
 from workspace.domain.workflow import utcnow
 from workspace.engine.compiler import ANSWER_PREFIX
@@ -107,3 +113,47 @@ class Timers:
                     log.exception("waking run %s failed", lease.run_id)
                 fired += 1
         return fired
+
+
+class InlineTimerKeeper:
+    """Fires due timers in this process when no workers do (see the module docstring).
+
+    Started by the first ``node_waiting`` event of a run in this process (nothing runs before:
+    a CLI command that never parks a run starts no thread); each pass calls
+    :meth:`Timers.fire_due` unless workers are seen (their sweeper wakes the runs).
+    """
+
+    def __init__(self, ws: Workspace, poll_s: float) -> None:
+        self.ws = ws
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def on_event(self, event: Event) -> None:
+        """An event subscriber (called under the event log's lock: starts a thread, no I/O)."""
+        if event.type == EventType.NODE_WAITING and self._thread is None:
+            self.start()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="plait-inline-timers", daemon=True
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                if not self.ws.remote:
+                    self.ws.timers.fire_due()
+            except Exception:  # the database away for a moment: the next pass tries again
+                log.warning("firing due timers failed", exc_info=True)

@@ -39,7 +39,7 @@ from workspace.runtime.models import ModelService
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.planner import RunPlanner
 from workspace.runtime.publisher import BackgroundPublisher
-from workspace.runtime.timers import Timers
+from workspace.runtime.timers import InlineTimerKeeper, Timers
 from workspace.runtime.workflows import WorkflowService
 from workspace.sdk.registry import NodeRegistry
 from workspace.settings import Settings, load_settings
@@ -104,6 +104,10 @@ class Workspace:
         )
         self.memory = MemoryService(store.memory, store.workflows)
         self.timers = Timers(self)
+        self._timer_keeper: InlineTimerKeeper | None = None
+        if rt.inline_timer_poll_s > 0:
+            self._timer_keeper = InlineTimerKeeper(self, rt.inline_timer_poll_s)
+            self.sink.subscribe(self._timer_keeper.on_event)
         self.engine = build_engine(self)
         self.planner = RunPlanner(
             store, self.registry, self.engine.flow, cache_size=settings.engine.graph_cache_size
@@ -163,6 +167,8 @@ class Workspace:
         return cls(MemoryStore(), settings or load_settings(), registry)
 
     def close(self) -> None:
+        if self._timer_keeper is not None:
+            self._timer_keeper.close()
         self.leases.close()
         if self.queue is not None:
             self.queue.close()
