@@ -96,7 +96,11 @@ class SqlDeliveryRepository:
                         )
                         if stored is not None and events:
                             # the same DBAPI connection, inside the same transaction
-                            logged = self._events.append_in(conn.connection.cursor(), events)
+                            cur = conn.connection.cursor()
+                            try:
+                                logged = self._events.append_in(cur, events)
+                            finally:
+                                cur.close()
                     deliver([(on_stored, logged)])
             except IntegrityViolation:
                 continue  # a concurrent delivery of the same key won: read its run
