@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from workspace.domain.workflow import utcnow
+
+if TYPE_CHECKING:
+    from workspace.domain.run import Run
 
 
 class EventType(StrEnum):
@@ -48,3 +51,15 @@ class Event(BaseModel):
     node_id: str | None = None
     ts: datetime = Field(default_factory=utcnow)
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+def run_event(run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
+    """An event of ``run`` (its workflow and version filled in); the log assigns ``seq``."""
+    return Event(
+        run_id=run.id,
+        workflow=run.workflow_slug,
+        version=run.version_number,
+        type=type,
+        node_id=node_id,
+        data=data,
+    )

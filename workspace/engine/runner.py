@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 from langgraph.types import Command
 
-from workspace.domain.events import Event, EventType
+from workspace.domain.events import Event, EventType, run_event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.run import Run, RunStatus
 from workspace.domain.usage import Budget, Usage
@@ -72,13 +72,7 @@ class Engine:
 
     def create(self, run: Run) -> Run:
         """Store a new (queued) run together with its ``run_queued`` event: one transaction."""
-        event = Event(
-            run_id=run.id,
-            workflow=run.workflow_slug,
-            version=run.version_number,
-            type=EventType.RUN_QUEUED,
-            data={"trigger": run.trigger_id},
-        )
+        event = run_event(run, EventType.RUN_QUEUED, trigger=run.trigger_id)
         return self.services.recorder.create(run, [event])
 
     def start(

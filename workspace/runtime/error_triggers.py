@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workspace.domain.events import Event, EventType
+from workspace.domain.events import Event, EventType, run_event
 from workspace.domain.run import Run
 from workspace.errors import NotFoundError, PlaitError
 
@@ -89,14 +89,10 @@ class ErrorTriggers:
                     exc,
                 )
                 continue
-            event = Event(
-                run_id=child.id,
-                workflow=child.workflow_slug,
-                version=child.version_number,
-                type=EventType.RUN_QUEUED,
-                data={"trigger": child.trigger_id, "error_of": run.id},
+            queued = run_event(
+                child, EventType.RUN_QUEUED, trigger=child.trigger_id, error_of=run.id
             )
-            out.append((child, event))
+            out.append((child, queued))
         return out
 
     def stored(self, runs: list[Run]) -> None:

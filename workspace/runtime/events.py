@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from workspace.domain.events import Event
-from workspace.domain.ports import DeliveryRepository, EventLog
+from workspace.domain.operation_ports import DeliveryRepository
+from workspace.domain.ports import EventLog
 from workspace.domain.run import Run, RunStatus, StepRecord
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workspace.domain.events import Event, EventType
+from workspace.domain.events import Event, EventType, run_event
 from workspace.domain.graph import WorkflowGraph
 from workspace.domain.ports import Store
 from workspace.domain.run import Run, RunStatus
@@ -270,12 +270,5 @@ class RunsFacade:
 
     def emit(self, run: Run, type: EventType, node_id: str | None = None, **data: Any) -> Event:
         # through the engine's recorder, so a run's held node starts are stored first
-        event = Event(
-            run_id=run.id,
-            workflow=run.workflow_slug,
-            version=run.version_number,
-            type=type,
-            node_id=node_id,
-            data=data,
-        )
+        event = run_event(run, type, node_id, **data)
         return self.engine.services.recorder.emit(run.id, [event])[0]

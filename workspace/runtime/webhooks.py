@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from workspace.domain.events import Event, EventType
+from workspace.domain.events import EventType, run_event
 from workspace.domain.run import Run, RunStatus
 from workspace.errors import AccessDenied, ConfigurationError, NotFoundError, ValidationError
 
@@ -93,13 +93,7 @@ class WebhookReceiver:
             },
             trigger=trigger_id,
         )
-        queued = Event(
-            run_id=run.id,
-            workflow=run.workflow_slug,
-            version=run.version_number,
-            type=EventType.RUN_QUEUED,
-            data={"trigger": trigger_id},
-        )
+        queued = run_event(run, EventType.RUN_QUEUED, trigger=trigger_id)
         # the run, its dedupe key and its run_queued event: one transaction
         stored, new = ws.sink.create_delivered(
             ws.store.deliveries,
