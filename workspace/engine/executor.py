@@ -15,6 +15,7 @@ from typing import Any
 
 import pydantic
 
+from workspace.domain.copies import replaced
 from workspace.domain.events import EventType
 from workspace.domain.graph import Node, RetryPolicy
 from workspace.domain.run import StepRecord, StepStatus
@@ -301,14 +302,15 @@ class NodeExecutor:
         if usage:
             step = step.model_copy(update=usage)
         if outcome.status == "succeeded":
-            done = step.model_copy(
-                update={
+            done = replaced(
+                step,
+                {
                     "status": StepStatus.SUCCEEDED,
                     "output": outcome.output,
                     "route": outcome.route,
                     "error": None,
                     "finished_at": utcnow(),
-                }
+                },
             )
             rc.record(
                 done,
@@ -322,8 +324,8 @@ class NodeExecutor:
                 **usage,
             )
             return outcome
-        failed = step.model_copy(
-            update={"status": StepStatus.FAILED, "error": outcome.error, "finished_at": utcnow()}
+        failed = replaced(
+            step, {"status": StepStatus.FAILED, "error": outcome.error, "finished_at": utcnow()}
         )
         rc.record(
             failed,

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from workspace.domain.copies import replaced
 from workspace.domain.events import Event, EventType
 from workspace.domain.ports import EventSink, RunRepository
 from workspace.domain.run import Run, RunStatus, StepRecord, StepStatus
@@ -152,13 +153,9 @@ class RunContext:
 
     def new_step(self, node_id: str, iteration: str, input: Any) -> StepRecord:
         """A node's ``running`` step record, starting now."""
-        return self._step_proto.model_copy(
-            update={
-                "node_id": node_id,
-                "iteration": iteration,
-                "input": input,
-                "started_at": utcnow(),
-            }
+        return replaced(
+            self._step_proto,
+            {"node_id": node_id, "iteration": iteration, "input": input, "started_at": utcnow()},
         )
 
     def emit(self, type: EventType, node_id: str | None = None, **data: Any) -> Event:
@@ -218,8 +215,8 @@ class RunContext:
 
     def _event(self, type: EventType, node_id: str | None, data: dict[str, Any]) -> Event:
         # built from engine-owned, already-typed values: no validation, no defaults (hot path)
-        return self._event_proto.model_copy(
-            update={"type": type, "node_id": node_id, "ts": utcnow(), "data": data}
+        return replaced(
+            self._event_proto, {"type": type, "node_id": node_id, "ts": utcnow(), "data": data}
         )
 
     def check_cancelled(self, *, force: bool = False) -> None:

@@ -64,6 +64,16 @@ def utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def time_result(value: Any) -> datetime | None:
+    """A ``UTCDateTime`` column value read through ``Database.raw`` (SQLite returns text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import bindparam, select
 
+from workspace.domain.copies import replaced
 from workspace.domain.events import Event, EventType
 from workspace.domain.run import (
     Run,
@@ -31,7 +32,7 @@ from workspace.domain.run import (
 )
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError, ValidationError
-from workspace.store._codec import RUN_SETTABLE_FIELDS, json_text, normalize_run, utc
+from workspace.store._codec import RUN_SETTABLE_FIELDS, json_text, normalize_run, time_result, utc
 from workspace.store.engine import Database, IntegrityViolation
 from workspace.store.outbox import Deferred, Delivery, Outbox
 from workspace.store.sql_runs import UPSERT_STEP
@@ -171,21 +172,12 @@ def _transition_sql(db: Database, target: RunStatus, names: tuple[str, ...]) -> 
     return query
 
 
-def _time_result(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # SQLite
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _run_from_row(db: Database, row: Sequence[Any]) -> Run:
     values = dict(zip(_RUN_FIELDS, row, strict=True))
     for name in _RUN_JSON:
         values[name] = db.json_result(values[name])
     for name in _RUN_TIMES:
-        values[name] = _time_result(values[name])
+        values[name] = time_result(values[name])
     return Run.model_validate(values)
 
 
@@ -462,7 +454,7 @@ class SqlEventLog:
                 run_id = row.event.run_id
                 seq = next_seq[run_id]
                 next_seq[run_id] = seq + 1
-                stored.append(row.event.model_copy(update={"seq": seq, "ts": row.ts}))
+                stored.append(replaced(row.event, {"seq": seq, "ts": row.ts}))
                 params[f"seq{i}"] = seq
                 for name, value in row.values.items():
                     params[f"{name}{i}"] = value
