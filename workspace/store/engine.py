@@ -95,6 +95,7 @@ def make_engine(url: str | URL) -> Engine:
             pool_size=8,
             max_overflow=24,
             pool_timeout=60,
+            pool_use_lifo=True,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _install_sqlite_hooks(engine)
