@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workspace.domain.events import EventType
@@ -20,6 +21,7 @@ from workspace.domain.run import Run, RunStatus
 from workspace.errors import InvalidTransition, NotFoundError
 from workspace.queue.ports import Task, TaskQueue
 from workspace.runtime.follow import FINAL_EVENTS, EventFollower
+from workspace.runtime.handoff import Handoff
 from workspace.runtime.leases import LeaseKeeper
 
 if TYPE_CHECKING:
@@ -45,18 +47,52 @@ class Dispatcher:
         self.ws = ws
         self.queue = queue
         self.leases = leases
+        #: sends the tasks of ``submit(..., soon=True)`` from one background thread
+        self._sender: Handoff[Task] | None = None
+        if queue is not None:
+            self._sender = Handoff(
+                self._send_all,
+                name="plait-task-sender",
+                what="tasks (their runs stay queued; the sweeper sends them again)",
+            )
 
-    def submit(self, run: Run, kind: str = "start") -> bool:
+    def submit(self, run: Run, kind: str = "start", *, soon: bool = False) -> bool:
         """Hand the run to the workers. False if the queue could not take it: the run stays
-        stored and the sweeper re-sends it once the queue is back (nothing is lost)."""
+        stored and the sweeper re-sends it once the queue is back (nothing is lost).
+
+        ``soon``: send it from a background thread and return at once (a webhook answers
+        ``202`` without waiting for Redis); the run is stored already, so a process that dies
+        before the task is sent leaves a queued run the sweeper sends again."""
         if self.queue is None:
             raise RuntimeError("no task queue: drive the run inline")
+        task = Task(kind, run.id)
+        if soon and self._sender is not None and self._sender.put(task):
+            return True
         try:
-            self.queue.send(Task(kind, run.id))
+            self.queue.send(task)
         except Exception as exc:
             log.warning("could not enqueue run %s (%s); the sweeper will retry", run.id, exc)
             return False
         return True
+
+    def flush(self, timeout_s: float = 5.0) -> bool:
+        """Wait until the tasks handed off so far are sent; False on timeout."""
+        return self._sender is None or self._sender.flush(timeout_s)
+
+    def close(self) -> None:
+        """Send the tasks handed off so far (bounded), then stop the sender."""
+        if self._sender is not None:
+            self._sender.close()
+
+    def _send_all(self, tasks: Sequence[Task]) -> None:
+        assert self.queue is not None
+        for task in tasks:
+            try:
+                self.queue.send(task)
+            except Exception as exc:
+                log.warning(
+                    "could not enqueue run %s (%s); the sweeper will retry", task.run_id, exc
+                )
 
     def execute(self, task: Task) -> None:
         """The worker's task handler: drive the run to its next stable point."""

@@ -14,7 +14,8 @@ from workspace.domain.run import Run, RunStatus, StepRecord
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[Event], None]
+#: called with each stored event (its return value is ignored)
+Subscriber = Callable[[Event], object]
 
 
 class StoreEventSink:

@@ -100,10 +100,11 @@ class RunsFacade:
         """Emit a stored run's ``run_queued`` event."""
         self.emit(run, EventType.RUN_QUEUED, trigger=run.trigger_id)
 
-    def submit(self, run: Run) -> None:
-        """Start driving a stored, queued run: by the workers, else in a thread here."""
+    def submit(self, run: Run, *, soon: bool = False) -> None:
+        """Start driving a stored, queued run: by the workers, else in a thread here.
+        ``soon``: the task is sent from a background thread (see ``Dispatcher.submit``)."""
         if self.queue is not None:
-            self.dispatcher.submit(run)
+            self.dispatcher.submit(run, soon=soon)
         else:
             threading.Thread(
                 target=self.drive, args=(run,), daemon=True, name=f"plait-run-{run.id}"

@@ -106,7 +106,9 @@ class WebhookReceiver:
         )
         if not new:
             return WebhookResult(stored, duplicate=True)
-        ws.submit(stored)
+        # the run is committed: its task goes to the workers after the answer (a process that
+        # dies first leaves a queued run, which the sweeper sends again)
+        ws.submit(stored, soon=True)
         if getattr(config, "mode", "async") != "sync":
             return WebhookResult(stored, duplicate=False)
         timeout = float(getattr(config, "sync_timeout_s", rt.webhook_sync_timeout_s))

@@ -29,12 +29,12 @@ from workspace.runtime.dispatch import Dispatcher
 from workspace.runtime.drafts import DraftEditor
 from workspace.runtime.events import StoreEventSink
 from workspace.runtime.handle import RunHandle
+from workspace.runtime.handoff import Handoff
 from workspace.runtime.leases import LeaseKeeper, process_owner_id
 from workspace.runtime.memory import MemoryService
 from workspace.runtime.models import ModelService
 from workspace.runtime.notebook import ImportedNotebook, NotebookService
 from workspace.runtime.planner import RunPlanner
-from workspace.runtime.publisher import BackgroundPublisher
 from workspace.runtime.runs_facade import RunsFacade
 from workspace.runtime.timers import InlineTimerKeeper, Timers
 from workspace.runtime.workflows import WorkflowService
@@ -71,8 +71,14 @@ class Workspace(RunsFacade):
         self.stream: EventStream = stream or MemoryEventStream(maxlen=1_000, ttl_s=600)
         #: a cross-process stream (Redis) is fed from a background thread, never under the
         #: database write lock; the in-process stream is cheap and fed directly
-        self._publisher = BackgroundPublisher(self.stream) if stream is not None else None
-        self.sink.subscribe(self._publisher.publish if self._publisher else self._publish)
+        self._publisher: Handoff[Event] | None = None
+        if stream is not None:
+            self._publisher = Handoff(
+                stream.publish,
+                name="plait-event-publisher",
+                what="events from the live path (they are in the database)",
+            )
+        self.sink.subscribe(self._publisher.put if self._publisher else self._publish)
         #: the task queue of the workers; None: runs are driven in this process
         self.queue = queue
         rt = settings.runtime
@@ -164,6 +170,7 @@ class Workspace(RunsFacade):
         if self._timer_keeper is not None:
             self._timer_keeper.close()
         self.leases.close()
+        self.dispatcher.close()  # sends the tasks handed off so far, before the queue closes
         if self.queue is not None:
             self.queue.close()
         if self._publisher is not None:
