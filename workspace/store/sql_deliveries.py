@@ -1,6 +1,8 @@
-"""``DeliveryRepository`` on SQLAlchemy Core: a webhook's run, its dedupe key and its
-``run_queued`` event are stored in one transaction, so a 202 is only ever answered for a stored
-run."""
+"""``DeliveryRepository`` on SQL: a webhook's run, its dedupe key and its ``run_queued`` event
+are stored in one transaction, so a 202 is only ever answered for a stored run.
+
+``create_run`` runs for every webhook, so it executes pre-written SQL through ``Database.raw``;
+``deliver_in`` (the scheduler's slots) and ``purge`` use SQLAlchemy Core."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, delete, insert, select
 from workspace.domain.events import Event
 from workspace.domain.run import Run
 from workspace.domain.workflow import utcnow
+from workspace.store._codec import time_result
 from workspace.store.engine import Database, IntegrityViolation
 from workspace.store.outbox import Delivery
 from workspace.store.sql_events import SqlEventLog, deliver
@@ -21,6 +24,13 @@ from workspace.store.tables import deliveries, runs
 __all__ = ["SqlDeliveryRepository", "deliver_in"]
 
 _ATTEMPTS = 5
+_KEY = "workflow_id = :workflow_id AND trigger_id = :trigger_id AND key = :key"
+_FIND = f"SELECT run_id, expires_at FROM {deliveries.name} WHERE {_KEY}"
+_FORGET = f"DELETE FROM {deliveries.name} WHERE {_KEY}"
+_REMEMBER = (
+    f"INSERT INTO {deliveries.name} (workflow_id, trigger_id, key, run_id, expires_at) "
+    "VALUES (:workflow_id, :trigger_id, :key, :run_id, :expires_at)"
+)
 
 
 def _where(workflow_id: str, trigger_id: str, key: str) -> tuple[ColumnElement[bool], ...]:
@@ -67,6 +77,9 @@ class SqlDeliveryRepository:
         self._db = db
         self._runs = runs_
         self._events = events
+        self._find = db.sql(_FIND)
+        self._forget = db.sql(_FORGET)
+        self._remember = db.sql(_REMEMBER)
 
     def create_run(
         self,
@@ -79,37 +92,39 @@ class SqlDeliveryRepository:
         events: Sequence[Event] = (),
         on_stored: Delivery | None = None,
     ) -> tuple[Run, bool]:
+        # runs for every webhook: pre-written SQL through Database.raw, like the event log
+        db = self._db
+        ids = {"workflow_id": workflow_id, "trigger_id": trigger_id, "key": key}
         for _ in range(_ATTEMPTS):
             try:
                 # the write lock spans the commit and the delivery: subscribers get events in
                 # ``seq`` order (as EventLog.record)
-                with self._db.write_lock:
+                with db.write_lock:
                     logged: list[Event] = []
-                    with self._db.write() as conn:
-                        stored, existing = deliver_in(
-                            conn,
-                            run,
-                            workflow_id=workflow_id,
-                            trigger_id=trigger_id,
-                            key=key,
-                            ttl_s=ttl_s,
-                        )
-                        if stored is not None and events:
-                            # the same DBAPI connection, inside the same transaction
-                            cur = conn.connection.cursor()
-                            try:
-                                logged = self._events.append_in(cur, events)
-                            finally:
-                                cur.close()
+                    stored: Run | None = None
+                    with db.raw(write=True) as cur:
+                        cur.execute(self._find, ids)
+                        row = cur.fetchone()
+                        now = utcnow()
+                        expires = None if row is None else time_result(row[1])
+                        if expires is not None and expires > now:
+                            existing = str(row[0])
+                        else:
+                            if row is not None:  # delivered before, but its TTL is over
+                                cur.execute(self._forget, ids)
+                            stored, logged = self._events.create_in(cur, run, events)
+                            expires_at = db.time_param(now + timedelta(seconds=ttl_s))
+                            cur.execute(
+                                self._remember, {**ids, "run_id": run.id, "expires_at": expires_at}
+                            )
                     deliver([(on_stored, logged)])
             except IntegrityViolation:
                 continue  # a concurrent delivery of the same key won: read its run
             if stored is not None:
                 return stored, True
-            assert existing is not None
             return self._runs.get(existing), False
         where = _where(workflow_id, trigger_id, key)
-        with self._db.read() as conn:
+        with db.read() as conn:
             existing = conn.execute(select(deliveries.c.run_id).where(*where)).scalar_one()
         return self._runs.get(existing), False
 

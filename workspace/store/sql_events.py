@@ -313,19 +313,26 @@ class SqlEventLog:
     ) -> tuple[Run, builtins.list[Event]]:
         """Insert ``run`` (as ``RunRepository.create``) and append ``batch`` (its events, e.g.
         ``run_queued``) in ONE transaction."""
-        stored_run = normalize_run(run)
-        params = self._run_params(stored_run)
         with self._db.write_lock:
             try:
                 with self._db.raw(write=True) as cur:
-                    cur.execute(self._insert_run, params)
-                    stored = self._append(cur, batch)
+                    stored_run, stored = self.create_in(cur, run, batch)
             except IntegrityViolation:
                 raise ConflictError(
                     f"a run with id {run.id!r} already exists", run_id=run.id
                 ) from None
             deliver([(on_stored, stored)])
         return stored_run, stored
+
+    def create_in(
+        self, cur: Any, run: Run, batch: Sequence[Event]
+    ) -> tuple[Run, builtins.list[Event]]:
+        """Inside the caller's write transaction (a DBAPI cursor, the write lock held): insert
+        ``run`` and append its first events; returns the stored run and events, which the
+        caller delivers once it commits."""
+        stored_run = normalize_run(run)
+        cur.execute(self._insert_run, self._run_params(stored_run))
+        return stored_run, self._append(cur, batch)
 
     def _run_params(self, run: Run) -> dict[str, Any]:
         """The parameters of ``_INSERT_RUN`` for ``run`` (normalised first)."""
