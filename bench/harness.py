@@ -176,11 +176,15 @@ def run_times(db: Path, status: str = "succeeded") -> list[tuple[float, float]]:
 
 
 def drain(db: Path, timeout_s: float, expected: int | None = None) -> dict[str, int]:
-    """Wait until no run is queued or running (and ``expected`` runs exist, if given)."""
+    """Wait until no run is queued or running (and ``expected`` runs exist, if given). Gives
+    up after ``timeout_s`` without progress (a backlog that keeps finishing is waited for)."""
     deadline = time.monotonic() + timeout_s
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
-        counts = run_counts(db)
+        now = run_counts(db)
+        if now != counts:
+            deadline = time.monotonic() + timeout_s  # runs are still finishing
+        counts = now
         busy = counts.get("queued", 0) + counts.get("running", 0)
         if not busy and (expected is None or sum(counts.values()) >= expected):
             return counts

@@ -277,3 +277,25 @@ def test_expire_ends_the_leases_of_a_dead_process_only(store: Store) -> None:
     time.sleep(0.01)  # the lease ended "now": a moment later it is stale
     assert [lease.run_id for lease in store.leases.stale(grace_s=30)] == [dead.id]
     assert store.leases.get(alive_run.id).owner == "host-a:412:x2"
+
+
+def test_stale_without_queued_runs_leaves_out_runs_waiting_for_a_task(store: Store) -> None:
+    wf = make_workflow(store)
+    old = make_run(store, wf, created_at=utcnow() - timedelta(seconds=120))  # never claimed
+    handed = make_run(store, wf, created_at=utcnow() - timedelta(seconds=120))
+    (lease,) = [x for x in store.leases.stale(grace_s=30) if x.run_id == handed.id]
+    assert store.leases.requeue(lease, 0.05)  # handed to the queue, and that lapses too
+    claimed = make_run(store, wf)  # a worker claimed it, then died before it started it
+    assert store.leases.claim(claimed.id, "w-dead", 0.05)
+    dead = make_run(store, wf)
+    store.runs.transition(dead.id, RunStatus.RUNNING)
+    assert store.leases.claim(dead.id, "w-dead", 0.05)
+    time.sleep(0.1)
+
+    everything = {x.run_id for x in store.leases.stale(grace_s=30)}
+    assert everything == {old.id, handed.id, claimed.id, dead.id}
+    # the queue has a backlog: queued runs may still have their tasks in it
+    assert {x.run_id for x in store.leases.stale(grace_s=30, queued=False)} == {
+        claimed.id,
+        dead.id,
+    }

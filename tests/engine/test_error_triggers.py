@@ -158,6 +158,9 @@ class DownQueue:
     def send(self, task: Task, *, delay_ms: int = 0) -> str:
         raise ConnectionError("queue is down")
 
+    def backlog(self) -> int:
+        raise ConnectionError("queue is down")
+
     def close(self) -> None:
         pass
 

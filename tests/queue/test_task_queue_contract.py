@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -81,3 +82,23 @@ def test_send_after_close_is_refused(make_queue: QueueFactory, recorder: TaskRec
     with pytest.raises(ConflictError) as info:
         queue.send(Task("start", "run-1"))
     assert info.value.code == "queue_closed"
+
+
+def test_backlog_counts_tasks_not_yet_received(
+    make_queue: QueueFactory, recorder: TaskRecorder
+) -> None:
+    gate = threading.Event()
+
+    def slow(task: Task) -> None:
+        gate.wait(10)
+        recorder(task)
+
+    queue = make_queue(slow)
+    assert queue.backlog() == 0
+    for i in range(200):  # more than the consumers' threads and prefetch take
+        queue.send(Task("start", f"run-{i}"))
+    assert queue.backlog() > 0
+    gate.set()
+    for i in range(200):
+        recorder.wait_for(f"run-{i}")
+    assert queue.backlog() == 0

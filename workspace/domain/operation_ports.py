@@ -76,11 +76,16 @@ class LeaseRepository(Protocol):
         """Raises NotFoundError."""
         ...
 
-    def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
+    def stale(
+        self, *, grace_s: float, limit: int = 100, queued: bool = True
+    ) -> builtins.list[Lease]:
         """Queued or running runs nobody drives: the lease expired, or the run is queued, no
         lease was ever taken and it is older than ``grace_s`` (its task was lost). A running
         run without a lease is driven inline by the process that started it (``plait run``):
-        only ``plait recover`` continues it."""
+        only ``plait recover`` continues it.
+
+        ``queued=False`` leaves out queued runs waiting for a task (no lease, or the one the
+        queue holds): while the task queue has a backlog their tasks may still be in it."""
         ...
 
     def requeue(self, lease: Lease, ttl_s: float) -> bool:

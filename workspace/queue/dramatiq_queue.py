@@ -101,6 +101,11 @@ class DramatiqTaskQueue:
     def queue_name(self) -> str:
         return self._queue_name
 
+    def backlog(self) -> int:
+        client: redis.Redis = self._broker.client
+        with redis_errors("reading the task queue's length"):
+            return int(client.llen(f"{self._namespace}:{self._queue_name}"))
+
     def send(self, task: Task, *, delay_ms: int = 0) -> str:
         if self._closed:
             raise ConflictError("the task queue is closed", code="queue_closed")

@@ -84,6 +84,9 @@ class MemoryTaskQueue:
         self._dedupe_ttl_s = dedupe_ttl_ms / 1000
         self._closed = False
 
+    def backlog(self) -> int:
+        return self._pool._work_queue.qsize()  # submitted, not yet taken by a pool thread
+
     def send(self, task: Task, *, delay_ms: int = 0) -> str:
         message_id = task.message_id or uuid.uuid4().hex
         delivered = replace(task, message_id=message_id)

@@ -60,6 +60,11 @@ class TaskQueue(Protocol):
         """
         ...
 
+    def backlog(self) -> int:
+        """How many tasks wait to be received (best effort; delayed ones not counted). The
+        sweeper does not re-send a queued run while tasks wait: its task may be among them."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -40,7 +40,9 @@ class Sweeper:
         """One pass; returns how many tasks it sent."""
         sent = 0
         leases = self.store.leases
-        for lease in leases.stale(grace_s=self.queued_grace_s):
+        # queued runs wait for their tasks while the queue has a backlog: re-sending them then
+        # would only add duplicates to a queue that is behind already (load amplification)
+        for lease in leases.stale(grace_s=self.queued_grace_s, queued=self._queue_is_empty()):
             if leases.requeue(lease, self.requeue_ttl_s):
                 log.warning("run %s has no live driver; re-enqueued to recover", lease.run_id)
                 self.queue.send(Task("recover", lease.run_id))
@@ -55,6 +57,12 @@ class Sweeper:
         if self._passes % 60 == 0:
             self.store.deliveries.purge()
         return sent
+
+    def _queue_is_empty(self) -> bool:
+        try:
+            return self.queue.backlog() == 0
+        except Exception:  # cannot tell (Redis away): look at every stale run, as before
+            return True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="plait-sweeper", daemon=True)

@@ -160,7 +160,9 @@ class MemoryLeaseRepository:
         with self._d.lock:
             return self._lease(run_id)[1].model_copy()
 
-    def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
+    def stale(
+        self, *, grace_s: float, limit: int = 100, queued: bool = True
+    ) -> builtins.list[Lease]:
         now = utcnow()
         old = now - timedelta(seconds=grace_s)
         found: list[tuple[datetime, Lease]] = []
@@ -169,6 +171,12 @@ class MemoryLeaseRepository:
                 if state.run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
                     continue
                 lease = self._lease(run_id)[1]
+                waiting = state.run.status == RunStatus.QUEUED and lease.owner in (
+                    None,
+                    QUEUE_OWNER,
+                )
+                if waiting and not queued:
+                    continue
                 never_claimed = lease.until is None and state.run.status == RunStatus.QUEUED
                 if (lease.until is not None and lease.until < now) or (
                     never_claimed and state.run.created_at < old

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, not_, or_, select, update
 
 from workspace.domain.operations import QUEUE_OWNER, Lease, WorkerInfo
 from workspace.domain.run import TERMINAL_RUN_STATUSES, RunStatus
@@ -87,22 +87,26 @@ class SqlLeaseRepository:
         with self._db.write() as conn:
             return int(conn.execute(stmt).rowcount)
 
-    def stale(self, *, grace_s: float, limit: int = 100) -> builtins.list[Lease]:
+    def stale(
+        self, *, grace_s: float, limit: int = 100, queued: bool = True
+    ) -> builtins.list[Lease]:
         now = utcnow()
-        query = (
-            _LEASE.where(
-                runs.c.status.in_(_DRIVEN),
-                or_(
-                    runs.c.lease_until < now,
-                    and_(
-                        runs.c.status == RunStatus.QUEUED.value,
-                        runs.c.lease_until.is_(None),
-                        runs.c.created_at < now - timedelta(seconds=grace_s),
-                    ),
-                ),
+        found = or_(
+            runs.c.lease_until < now,
+            and_(
+                runs.c.status == RunStatus.QUEUED.value,
+                runs.c.lease_until.is_(None),
+                runs.c.created_at < now - timedelta(seconds=grace_s),
+            ),
+        )
+        if not queued:  # leave out queued runs waiting for a task (none, or the queue's lease)
+            waiting = and_(
+                runs.c.status == RunStatus.QUEUED.value,
+                or_(runs.c.lease_owner.is_(None), runs.c.lease_owner == QUEUE_OWNER),
             )
-            .order_by(runs.c.created_at)
-            .limit(limit)
+            found = and_(found, not_(waiting))
+        query = (
+            _LEASE.where(runs.c.status.in_(_DRIVEN), found).order_by(runs.c.created_at).limit(limit)
         )
         with self._db.read() as conn:
             return [_lease(r) for r in conn.execute(query)]
