@@ -11,10 +11,9 @@
 * a new user namespace when the kernel permits: the snippet loses every capability outside it
   (root cannot override file permissions or raise limits) and cannot open ``/proc/<pid>/environ``
   of (or attach to) the worker or any other process outside the namespace;
-* network: when not allowed, also a new network namespace (only a down loopback). The runner
-  additionally replaces the socket constructors and DNS functions with ones raising
-  PermissionError; that layer alone is best-effort (ctypes gets around it), and hosts without
-  user namespaces get only that layer.
+* network: when not allowed, also a new network namespace (only a down loopback); the runner
+  then denies itself ``socket(2)`` with a seccomp filter (``sandbox_runner.deny_sockets``) and
+  replaces the socket constructors and DNS functions with ones raising PermissionError.
 
 Not covered (needs a container / bubblewrap / nsjail): without the uid drop the snippet can read
 files the worker's user can read, and signal processes of that user.
@@ -28,6 +27,7 @@ import os
 import resource
 import stat
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,10 +151,22 @@ def clean_env(home: str) -> dict[str, str]:
     }
 
 
+#: how long a count of a uid's tasks is reused (a scan of /proc costs ~0.3 ms per snippet)
+TASK_COUNT_TTL_S = 1.0
+_task_counts: dict[int, tuple[float, int]] = {}
+
+
 def process_cap(uid: int, limits: ProcessLimits) -> int | None:
-    """RLIMIT_NPROC for a snippet run as ``uid``: the tasks that uid has now plus
-    ``extra_procs`` (None for root, which the kernel does not limit)."""
-    return None if uid == 0 else _user_task_count(uid) + limits.extra_procs
+    """RLIMIT_NPROC for a snippet run as ``uid``: the tasks that uid has (counted at most
+    ``TASK_COUNT_TTL_S`` ago) plus ``extra_procs`` (None for root, which the kernel does not
+    limit)."""
+    if uid == 0:
+        return None
+    now = time.monotonic()
+    counted = _task_counts.get(uid)
+    if counted is None or now - counted[0] > TASK_COUNT_TTL_S:
+        counted = _task_counts[uid] = (now, _user_task_count(uid))
+    return counted[1] + limits.extra_procs
 
 
 def popen_kwargs(

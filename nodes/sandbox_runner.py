@@ -58,13 +58,72 @@ class CappedText(io.TextIOBase):
         return text + "\n[... truncated]" if self._truncated else text
 
 
-def block_network() -> None:
-    """Best effort: make every socket constructor and name lookup raise PermissionError.
+#: seccomp-BPF (Linux): audit arch, ``socket(2)`` and ``io_uring_setup(2)`` numbers per machine
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+_sockets_denied = False
 
-    Real isolation comes from the network namespace the parent tries to create; this layer
-    covers systems where namespaces are unavailable. Determined code can get around it (e.g.
-    via ctypes), which is why it is documented as best-effort.
+
+def deny_sockets() -> bool:
+    """Deny ``socket(2)`` to this process and everything it starts, for good: a seccomp filter
+    answers EPERM to ``socket`` (every address family: no TCP/UDP, no Unix-domain sockets
+    to reach local services, no netlink), to ``io_uring_setup`` (whose rings can open sockets)
+    and to every syscall of a foreign ABI (x32, i386 ``socketcall``). ``socketpair`` stays (it
+    reaches nothing outside). Sets ``no_new_privs`` first, so setuid programs cannot lift it.
+
+    Returns False where that is not possible (not Linux, another machine type, a kernel
+    without seccomp filters): the caller then isolates the network with a namespace.
+    Idempotent. Plain syscalls through ctypes: safe in a freshly forked child.
     """
+    global _sockets_denied
+    if _sockets_denied:
+        return True
+    arch = _SECCOMP_ARCH.get(os.uname().machine) if sys.platform == "linux" else None
+    if arch is None:
+        return False
+    import ctypes
+
+    audit_arch, nr_socket, nr_io_uring_setup = arch
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ/JGE|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    program = (  # (code, jump if true, jump if false, k); jumps skip that many instructions
+        (ld_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, 5, audit_arch),  # a foreign ABI -> deny
+        (ld_abs, 0, 0, 0),  # seccomp_data.nr
+        (jge, 3, 0, 0x40000000),  # x32 syscalls -> deny
+        (jeq, 2, 0, nr_socket),
+        (jeq, 1, 0, nr_io_uring_setup),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, deny),
+    )
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_ushort),
+            ("jt", ctypes.c_ubyte),
+            ("jf", ctypes.c_ubyte),
+            ("k", ctypes.c_uint32),
+        ]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(program))(*(SockFilter(*insn) for insn in program))
+    fprog = SockFprog(len(program), filters)
+    libc = ctypes.CDLL(None, use_errno=True)
+    ulong = ctypes.c_ulong
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    if libc.prctl(pr_set_no_new_privs, ulong(1), ulong(0), ulong(0), ulong(0)) != 0:
+        return False
+    if libc.prctl(pr_set_seccomp, ulong(seccomp_mode_filter), ctypes.byref(fprog), 0, 0) != 0:
+        return False
+    _sockets_denied = True
+    return True
+
+
+def block_network() -> None:
+    """Make every socket constructor and name lookup raise PermissionError with a message
+    that says why. The enforcement is :func:`deny_sockets` (or, where seccomp is missing, the
+    network namespace the parent made); this layer alone could be got around (ctypes)."""
     import _socket
     import socket
 
@@ -179,6 +238,7 @@ def main() -> None:
     os.dup2(2, 1)
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     if not request.get("allow_network", False):
+        deny_sockets()  # already done by the zygote's child; the spawned path has a netns too
         block_network()
     out, err = CappedText(request["max_capture"]), CappedText(request["max_capture"])
     sys.stdout, sys.stderr = out, err

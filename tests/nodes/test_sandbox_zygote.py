@@ -4,6 +4,7 @@ between snippets, restart of a dead zygote, and a logged fallback to spawning.""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -40,6 +41,12 @@ NETNS = (
         ["unshare", "--user", "--net", "true"], capture_output=True, check=False, user=RUN_AS
     ).returncode
     == 0
+)
+
+
+#: whether the kernel has seccomp filters (then the sandbox must deny sockets with one)
+SECCOMP = os.uname().machine in ("x86_64", "aarch64") and "Seccomp_filters:" in (
+    Path("/proc/self/status").read_text()
 )
 
 
@@ -236,32 +243,80 @@ def test_environment_has_no_secrets(monkeypatch: pytest.MonkeyPatch, prefork: bo
     assert "canary-zygote" not in repr(out)
 
 
-def test_network_namespace_not_only_the_python_layer(
+def test_network_off_not_only_in_the_python_layer(
     prefork: bool, listener: tuple[int, list[socket.socket]]
 ) -> None:
     port, accepted = listener
-    # the runner's Python-level block is bypassed on purpose: the namespace must still hold
+    # the runner's Python-level block is bypassed on purpose: seccomp (or the netns) holds
     code = f"""
 import socket
 real = next(c for c in socket.socket.__mro__ if c.__module__ == "_socket")
-s = real(socket.AF_INET, socket.SOCK_STREAM)
-s.settimeout(2)
 try:
+    s = real(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
     s.connect(("127.0.0.1", {port}))
     result = "connected"
 except OSError as exc:
     result = type(exc).__name__ + ": " + str(exc)
 return {{"connect": result, "interfaces": [n for _, n in socket.if_nameindex()]}}
 """
-    if not NETNS:
-        pytest.skip("this kernel gives unprivileged users no network namespaces")
-    out = run_code(code, prefork=prefork)
-    assert out["interfaces"] == ["lo"]
+    if not NETNS and not SECCOMP:
+        pytest.skip("this kernel gives unprivileged users no network namespaces, no seccomp")
+    out = run_code(code.replace("socket.if_nameindex()", "[]"), prefork=prefork)
     assert out["connect"] != "connected", out
     assert accepted == []
     allowed = FakeContext(limits={**DEFAULT_LIMITS, "prefork": prefork, "allow_network": True})
     out = run_node(Code, {"code": code, "allow_network": True}, allowed).output
     assert out["connect"] == "connected"  # same zygote, network decided per snippet
+
+
+def test_sockets_denied_by_the_kernel_without_network(
+    prefork: bool, tmp_path: Path, listener: tuple[int, list[socket.socket]]
+) -> None:
+    """Without network a snippet gets no socket at all, the Python layer bypassed: no TCP, no
+    Unix-domain socket (a local service such as PostgreSQL listens on one), no netlink; and
+    neither does a program it starts. A socketpair (reaches nothing) still works."""
+    if not SECCOMP:
+        pytest.skip("no seccomp filters here (the network namespace covers TCP only)")
+    port, accepted = listener
+    path = tmp_path / "service.sock"
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(str(path))
+    unix.listen()
+    path.parent.chmod(0o755)
+    path.chmod(0o777)
+    code = f"""
+import _socket, socket, subprocess, sys
+real = next(c for c in socket.socket.__mro__ if c.__module__ == "_socket")  # past the Python layer
+out = {{}}
+for name, family, kind in (("inet", 2, 1), ("inet6", 10, 1), ("unix", 1, 1), ("netlink", 16, 3)):
+    try:
+        s = real(family, kind)
+        if name == "unix":
+            s.connect({str(path)!r})
+        out[name] = "created"
+    except OSError as exc:
+        out[name] = exc.errno
+_socket.socketpair()
+child = subprocess.run(
+    [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', {port}))"],
+    capture_output=True,
+)
+out["program"] = child.stderr.decode()[-200:]
+return out
+"""
+    try:
+        out = run_code(code, prefork=prefork)
+    finally:
+        unix.close()
+    assert {k: out[k] for k in ("inet", "inet6", "unix", "netlink")} == dict.fromkeys(
+        ("inet", "inet6", "unix", "netlink"), errno.EPERM
+    )
+    assert "PermissionError" in out["program"], out["program"]
+    assert accepted == []
+    allowed = FakeContext(limits={**DEFAULT_LIMITS, "prefork": prefork, "allow_network": True})
+    out = run_node(Code, {"code": code, "allow_network": True}, allowed).output
+    assert out["inet"] == "created"
 
 
 @pytest.mark.skipif(not AS_ROOT or RUN_AS is None, reason="needs root and a world-runnable python")
