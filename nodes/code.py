@@ -64,7 +64,9 @@ class Code(NodeType):
         limits = SandboxLimits.from_settings(
             ctx.limits, timeout_s=config.timeout_s, allow_network=config.allow_network
         )
-        outcome = run_snippet(config.code, scope, limits, check_cancelled=ctx.check_cancelled)
+        outcome = run_snippet(
+            config.code, scope, limits, check_cancelled=ctx.check_cancelled, workflow=ctx.workflow
+        )
         output = as_output(outcome.value)
         if config.capture_stdout:
             output.setdefault("logs", outcome.stdout)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.isolation import ProcessLimits, drop_uid, popen_kwargs, process_cap
+from nodes.warm_hosts import HOSTS, exchange_warm
 from nodes.zygote import ZygoteUnavailable, exchange
 from nodes.zygote_pool import ZYGOTES
 from workspace.errors import NodeError, NodeTimeout, SandboxError
@@ -54,6 +55,9 @@ class SandboxLimits:
     allow_root: bool = False
     #: settings ``sandbox.prefork``: fork snippets from a warm zygote (else spawn each)
     prefork: bool = True
+    #: settings ``sandbox.reuse``: ``workflow`` = a warm host serves many snippets of one
+    #: workflow (:mod:`nodes.warm_hosts`); ``never`` = a fresh fork per snippet
+    reuse: str = "workflow"
 
     @classmethod
     def from_settings(
@@ -68,6 +72,7 @@ class SandboxLimits:
             python=str(limits.get("python") or default_python()),
             allow_root=bool(limits.get("allow_root", False)),
             prefork=bool(limits.get("prefork", True)),
+            reuse=str(limits.get("reuse") or cls.reuse),
         )
 
 
@@ -107,23 +112,24 @@ def run_snippet(
     limits: SandboxLimits,
     *,
     check_cancelled: Callable[[], None] = lambda: None,
+    workflow: str | None = None,
 ) -> SandboxOutcome:
     """Run ``code`` (a function body) with ``variables`` bound; return its JSON value.
+
+    ``workflow`` (the calling run's workflow) lets a warm host of that workflow run it when
+    ``limits.reuse`` is ``workflow``; without it every snippet gets a fresh fork.
 
     Raises :class:`NodeTimeout` (wall clock or CPU limit), :class:`SandboxError` (the sandbox
     itself failed, or the memory limit was hit) or :class:`NodeError` with code ``code_error``
     (the snippet raised or has a syntax error) / ``bad_return`` (value is not JSON).
     Control signals raised by ``check_cancelled`` propagate after the child is killed.
     """
-    request = json.dumps(
-        {
-            "code": code,
-            "variables": dict(variables),
-            "allow_network": limits.allow_network,
-            "max_capture": limits.max_capture,
-        },
-        default=_jsonable,
-    ).encode("utf-8")
+    fields = {
+        "code": code,
+        "variables": dict(variables),
+        "allow_network": limits.allow_network,
+        "max_capture": limits.max_capture,
+    }
     workdir = tempfile.mkdtemp(prefix="plait-code-")
     try:
         if os.geteuid() == 0 and drop_uid(limits.python) is None and not limits.allow_root:
@@ -136,12 +142,69 @@ def run_snippet(
                 retryable=False,
             )
         process = ProcessLimits(memory_mb=limits.memory_mb, cpu_s=limits.cpu_s)
-        result = _run_forked(request, workdir, limits, process, check_cancelled)
+        result = None
+        if limits.reuse == "workflow" and workflow:
+            fields.update(workdir=workdir, cpu_s=limits.cpu_s)
+            result = _run_warm(_encode(fields), workdir, limits, process, check_cancelled, workflow)
         if result is None:
-            result = _run_spawned(request, workdir, limits, process, check_cancelled)
+            result = _run_forked(_encode(fields), workdir, limits, process, check_cancelled)
+        if result is None:
+            result = _run_spawned(_encode(fields), workdir, limits, process, check_cancelled)
         return _outcome(*result, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _encode(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, default=_jsonable).encode("utf-8")
+
+
+def _run_warm(
+    request: bytes,
+    workdir: str,
+    limits: SandboxLimits,
+    process: ProcessLimits,
+    check_cancelled: Callable[[], None],
+    workflow: str,
+) -> tuple[int | None, bytes, bytes] | None:
+    """Run the snippet in a warm host of ``workflow``; None when there is no working zygote."""
+    if not limits.prefork:
+        return None
+    run_as = drop_uid(limits.python)
+    uid = os.getuid() if run_as is None else run_as
+    if run_as is not None:
+        os.chown(workdir, run_as, run_as)
+    key = (limits.python, run_as, limits.allow_network, limits.memory_mb, workflow)
+    for _attempt in range(2):  # a zygote that died is replaced once
+        zygote = ZYGOTES.get(limits.python, run_as)
+        if zygote is None:
+            return None
+        try:
+            host = HOSTS.acquire(
+                zygote,
+                key,
+                limits=process,
+                nproc=process_cap(uid, process),
+                network=limits.allow_network,
+            )
+        except ZygoteUnavailable:
+            ZYGOTES.discard(zygote)
+            continue
+        try:
+            code, out, err, alive = exchange_warm(host, request, limits.timeout_s, check_cancelled)
+        except BaseException:
+            host.stop()
+            raise
+        if alive and out.endswith(_KEEP_HOST):
+            HOSTS.release(host)
+        else:
+            host.stop()  # it died, or ends after this snippet (what it left behind, or age)
+        return code, out, err
+    return None
+
+
+#: how a warm host's result ends when the host may serve again
+_KEEP_HOST = b', "recycle": null}'
 
 
 def _run_forked(

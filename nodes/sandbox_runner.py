@@ -233,19 +233,22 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "value": value}
 
 
-def main() -> None:
-    real_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    if not request.get("allow_network", False):
-        deny_sockets()  # already done by the zygote's child; the spawned path has a netns too
-        block_network()
+def run_captured(request: dict[str, Any]) -> dict[str, Any]:
+    """Run one request with ``print`` captured."""
     out, err = CappedText(request["max_capture"]), CappedText(request["max_capture"])
     sys.stdout, sys.stderr = out, err
-    result = run(request)
-    result["stdout"], result["stderr"] = out.getvalue(), err.getvalue()
     try:
-        text = json.dumps(result)
+        result = run(request)
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    result["stdout"], result["stderr"] = out.getvalue(), err.getvalue()
+    return result
+
+
+def encode(result: dict[str, Any]) -> str:
+    """The result as JSON text (a value that is not JSON makes it a ``bad_return``)."""
+    try:
+        return json.dumps(result)
     except (TypeError, ValueError, RecursionError, OverflowError) as exc:
         value = result.pop("value", None)
         result["ok"] = False
@@ -256,9 +259,119 @@ def main() -> None:
             "line": None,
             "traceback": "",
         }
-        text = json.dumps(result, default=repr)
-    real_out.write(text)
+        return json.dumps(result, default=repr)
+
+
+def _network_off(request: dict[str, Any]) -> None:
+    if not request.get("allow_network", False):
+        deny_sockets()  # already done by the zygote's child; the spawned path has a netns too
+        block_network()
+
+
+def main() -> None:
+    """One snippet: the request on stdin (to EOF), the result on the original stdout."""
+    real_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    _network_off(request)
+    real_out.write(encode(run_captured(request)))
     real_out.flush()
+    os._exit(0)
+
+
+class _Baseline:
+    """What a warm host looks like between snippets; a snippet that leaves it otherwise (a
+    thread, a child process, an open file, a signal handler, a timer) ends the host."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.fds = self._fds()
+        self.env = dict(os.environ)
+        self.umask = os.umask(0o077)
+        os.umask(self.umask)
+        self.signals = {s: signal.getsignal(s) for s in signal.valid_signals()}
+
+    @staticmethod
+    def _fds() -> set[str]:
+        return set(os.listdir("/proc/self/fd"))
+
+    def left_behind(self) -> str | None:
+        import signal
+
+        if len(os.listdir("/proc/self/task")) != 1:
+            return "a thread"
+        try:
+            os.waitpid(-1, os.WNOHANG)  # answers (0, 0) while a child runs
+            return "a child process"
+        except ChildProcessError:
+            pass  # none (this process is a subreaper: orphaned grandchildren count too)
+        if self._fds() != self.fds:
+            return "an open file"
+        if signal.alarm(0) or any(signal.getitimer(t)[0] for t in (0, 1, 2)):
+            return "a timer"
+        if any(signal.getsignal(s) is not h for s, h in self.signals.items()):
+            return "a signal handler"
+        if os.umask(self.umask) != self.umask:
+            return "a umask"
+        return None
+
+    def restore(self) -> None:
+        os.chdir("/")
+        if os.environ != self.env:
+            os.environ.clear()
+            os.environ.update(self.env)
+
+
+def serve(max_snippets: int) -> None:
+    """A warm host: snippets one after another in this process until stdin ends, the host
+    has served ``max_snippets``, or a snippet leaves something behind (:class:`_Baseline`).
+
+    Frames both ways: ``<length>\\n<json>``. A request carries ``workdir`` (the snippet's private
+    temp dir: cwd, ``HOME``, ``TMPDIR``) and ``cpu_s`` (the RLIMIT_CPU soft limit is moved to
+    the CPU used so far plus that). A result carries ``recycle`` (why this host ends after it,
+    or null). Network is decided once, by the first request (the pool keys hosts by it).
+    """
+    import math
+    import resource
+    import tempfile
+
+    reply = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    baseline: _Baseline | None = None
+    for served in range(1, max_snippets + 1):
+        header = requests.readline()
+        if not header:
+            break
+        request = json.loads(requests.read(int(header)).decode("utf-8"))
+        if baseline is None:
+            _network_off(request)
+            baseline = _Baseline()
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = math.ceil(used.ru_utime + used.ru_stime) + int(request["cpu_s"])
+        resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
+        workdir = request["workdir"]
+        os.chdir(workdir)
+        os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+        tempfile.tempdir = None
+        result = run_captured(request)
+        text = encode(result)
+        baseline.restore()
+        why = baseline.left_behind() or (
+            "a MemoryError"
+            if result.get("error", {}).get("kind") == "memory"
+            else "enough snippets"
+            if served == max_snippets
+            else None
+        )
+        frame = text[:-1] + f', "recycle": {json.dumps(why)}}}'
+        data = frame.encode("utf-8")
+        reply.write(b"%d\n%s" % (len(data), data))
+        reply.flush()
+        if why is not None:
+            break
     os._exit(0)
 
 

@@ -22,6 +22,10 @@ stderr, and a reply socket), it forks ONE child and answers on the reply socket
 5. runs the snippet with the runner's ``main`` and exits. Nothing it does reaches the zygote:
    a fresh fork each time, so no state is shared between snippets.
 
+A request with ``"serve": N`` makes the child a **warm host** instead (:mod:`nodes.warm_hosts`):
+the same isolation, then the runner's ``serve`` runs up to N snippets one after another, framed
+on its stdin/stdout, until its stdin closes. Its RLIMIT_CPU hard limit is ``cpu_budget_s``.
+
 When the control socket reaches EOF (the worker exited or was killed) the zygote SIGKILLs the
 process groups of its live children and exits.
 """
@@ -43,6 +47,7 @@ from typing import Any
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 MB = 1024 * 1024
 #: standard-library modules imported once here, so a snippet's ``import json`` costs nothing
 WARM = (  # noqa: SIM905 (one line per group reads better than 34 quoted names)
@@ -95,7 +100,8 @@ def _isolate_child(runner: types.ModuleType, request: dict[str, Any]) -> None:
         resource.setrlimit(which, (soft, hard))
 
     limit(resource.RLIMIT_AS, request["memory_mb"] * MB)
-    limit(resource.RLIMIT_CPU, request["cpu_s"], request["cpu_s"] + 1)
+    # a warm host's hard limit is its lifetime budget; it moves the soft one per snippet
+    limit(resource.RLIMIT_CPU, request["cpu_s"], request.get("cpu_budget_s", request["cpu_s"] + 1))
     limit(resource.RLIMIT_FSIZE, request["max_file_mb"] * MB)
     limit(resource.RLIMIT_NOFILE, request["max_open_files"])
     limit(resource.RLIMIT_CORE, 0)
@@ -122,6 +128,9 @@ def _child(runner: types.ModuleType, request: dict[str, Any], fds: list[int]) ->
             os.dup2(fd, target)
         os.closerange(3, 65536)
         _isolate_child(runner, request)
+        if request.get("serve"):
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans it leaves come back
+            runner.serve(request["serve"])  # ends with os._exit(0)
         runner.main()  # ends with os._exit(0)
         code = 0
     except BaseException:

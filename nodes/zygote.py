@@ -186,20 +186,29 @@ class Zygote:
         log.debug("sandbox zygote %s ready (python %s)", self._proc.pid, self.python)
 
     def fork(
-        self, *, workdir: str, limits: ProcessLimits, nproc: int | None, network: bool
+        self,
+        *,
+        workdir: str,
+        limits: ProcessLimits,
+        nproc: int | None,
+        network: bool,
+        serve: int | None = None,
     ) -> ZygoteChild:
-        """Ask for one child; raises :class:`ZygoteUnavailable` when the zygote is gone."""
-        request = json.dumps(
-            {
-                "workdir": workdir,
-                "memory_mb": limits.memory_mb,
-                "cpu_s": limits.cpu_s,
-                "max_file_mb": limits.max_file_mb,
-                "max_open_files": limits.max_open_files,
-                "nproc": nproc,
-                "network": network,
-            }
-        ).encode()
+        """Ask for one child; raises :class:`ZygoteUnavailable` when the zygote is gone.
+        With ``serve=N`` the child is a warm host for up to N snippets (its CPU budget N times
+        the per-snippet limit), else it runs one snippet."""
+        fields: dict[str, Any] = {
+            "workdir": workdir,
+            "memory_mb": limits.memory_mb,
+            "cpu_s": limits.cpu_s,
+            "max_file_mb": limits.max_file_mb,
+            "max_open_files": limits.max_open_files,
+            "nproc": nproc,
+            "network": network,
+        }
+        if serve is not None:
+            fields.update(serve=serve, cpu_budget_s=serve * limits.cpu_s + 1)
+        request = json.dumps(fields).encode()
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()

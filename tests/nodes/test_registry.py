@@ -140,6 +140,7 @@ def test_nodes_import_only_the_sdk_domain_and_errors(path: Path) -> None:
 
 
 def test_modules_stay_small() -> None:
+    """Past ~400 lines a module holds more than one concept (the code-shape standard)."""
     for path in NODES_DIR.glob("*.py"):
         lines = len(path.read_text().splitlines())
-        assert lines <= 350, f"{path.name} has {lines} lines"
+        assert lines <= 400, f"{path.name} has {lines} lines"

@@ -50,8 +50,12 @@ SECCOMP = os.uname().machine in ("x86_64", "aarch64") and "Seccomp_filters:" in 
 )
 
 
-def run_code(code: str, *, prefork: bool = True, **limits: Any) -> Any:
-    ctx = FakeContext(limits={**DEFAULT_LIMITS, "prefork": prefork, **limits})
+#: a fresh fork per snippet unless a test asks for a warm host (tests/nodes/test_warm_hosts.py)
+FORK = {"prefork": True, "reuse": "never"}
+
+
+def run_code(code: str, **limits: Any) -> Any:
+    ctx = FakeContext(limits={**DEFAULT_LIMITS, **FORK, **limits})
     return run_node(Code, {"code": code}, ctx).output
 
 
@@ -61,9 +65,17 @@ def zygote_pid() -> int:
     return zygote.pid
 
 
-@pytest.fixture(params=[True, False], ids=["prefork", "spawn"])
-def prefork(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
+MODES: dict[str, dict[str, Any]] = {
+    "warm": {"prefork": True, "reuse": "workflow"},
+    "prefork": FORK,
+    "spawn": {"prefork": False, "reuse": "never"},
+}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The isolation guarantees hold for all three ways of getting a sandbox process."""
+    return MODES[request.param]
 
 
 @pytest.fixture
@@ -103,17 +115,17 @@ def test_snippets_are_children_of_one_warm_zygote() -> None:
 
 
 def test_prefork_is_much_faster_than_spawning() -> None:
-    def median_ms(prefork: bool) -> float:
-        run_code("return 1", prefork=prefork)  # warm up (start the zygote)
+    def median_ms(mode: dict[str, Any]) -> float:
+        run_code("return 1", **mode)  # warm up (start the zygote)
         times = []
         for _ in range(9):
             started = time.perf_counter()
-            run_code("return 1", prefork=prefork)
+            run_code("return 1", **mode)
             times.append(time.perf_counter() - started)
         return sorted(times)[4] * 1000
 
     # measured ~5 ms vs ~30-45 ms; only the order of magnitude is asserted (loaded machine)
-    assert median_ms(True) * 2 < median_ms(False)
+    assert median_ms(MODES["prefork"]) * 2 < median_ms(MODES["spawn"])
 
 
 # -------------------------------------------------------------- no state between snippets
@@ -187,20 +199,22 @@ def test_parallel_snippets_from_threads() -> None:
 # --------------------------------------------------------- limits, on both paths
 
 
-def test_cpu_loop_is_killed(prefork: bool) -> None:
+def test_cpu_loop_is_killed(mode: dict[str, Any]) -> None:
     with pytest.raises(NodeTimeout) as err:
-        run_code("while True:\n    pass", prefork=prefork, cpu_s=1, timeout_s=20)
+        run_code("while True:\n    pass", **mode, cpu_s=1, timeout_s=20)
     assert "CPU" in err.value.message
 
 
-def test_memory_bomb_is_stopped(prefork: bool) -> None:
+def test_memory_bomb_is_stopped(mode: dict[str, Any]) -> None:
     code = "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024 * 1024))"
     with pytest.raises(SandboxError) as err:
-        run_code(code, prefork=prefork, memory_mb=256)
+        run_code(code, **mode, memory_mb=256)
     assert err.value.code == "memory_limit"
 
 
-def test_wall_clock_kills_the_child_and_what_it_started(prefork: bool, tmp_path: Path) -> None:
+def test_wall_clock_kills_the_child_and_what_it_started(
+    mode: dict[str, Any], tmp_path: Path
+) -> None:
     shared = Path(tempfile.mkdtemp(prefix="plait-test-"))
     shared.chmod(0o777)
     try:
@@ -213,7 +227,7 @@ time.sleep(60)
 """
         started = time.monotonic()
         with pytest.raises(NodeTimeout):
-            run_code(code, prefork=prefork, timeout_s=1)
+            run_code(code, **mode, timeout_s=1)
         assert time.monotonic() - started < 5
         pids = [int(p) for p in pidfile.read_text().split()]
         deadline = time.monotonic() + 3
@@ -235,16 +249,16 @@ def test_a_background_process_left_behind_does_not_hold_the_node() -> None:
     assert not pid_alive(pid)
 
 
-def test_environment_has_no_secrets(monkeypatch: pytest.MonkeyPatch, prefork: bool) -> None:
+def test_environment_has_no_secrets(monkeypatch: pytest.MonkeyPatch, mode: dict[str, Any]) -> None:
     monkeypatch.setenv("PLAIT_TEST_SECRET", "canary-zygote")
     ZYGOTES.close()  # the next zygote starts from a worker that has the secret
-    out = run_code("import os\nreturn dict(os.environ)", prefork=prefork)
+    out = run_code("import os\nreturn dict(os.environ)", **mode)
     assert set(out) <= {"PATH", "LANG", "LC_ALL", "HOME", "TMPDIR"}
     assert "canary-zygote" not in repr(out)
 
 
 def test_network_off_not_only_in_the_python_layer(
-    prefork: bool, listener: tuple[int, list[socket.socket]]
+    mode: dict[str, Any], listener: tuple[int, list[socket.socket]]
 ) -> None:
     port, accepted = listener
     # the runner's Python-level block is bypassed on purpose: seccomp (or the netns) holds
@@ -262,16 +276,16 @@ return {{"connect": result, "interfaces": [n for _, n in socket.if_nameindex()]}
 """
     if not NETNS and not SECCOMP:
         pytest.skip("this kernel gives unprivileged users no network namespaces, no seccomp")
-    out = run_code(code.replace("socket.if_nameindex()", "[]"), prefork=prefork)
+    out = run_code(code.replace("socket.if_nameindex()", "[]"), **mode)
     assert out["connect"] != "connected", out
     assert accepted == []
-    allowed = FakeContext(limits={**DEFAULT_LIMITS, "prefork": prefork, "allow_network": True})
+    allowed = FakeContext(limits={**DEFAULT_LIMITS, **mode, "allow_network": True})
     out = run_node(Code, {"code": code, "allow_network": True}, allowed).output
     assert out["connect"] == "connected"  # same zygote, network decided per snippet
 
 
 def test_sockets_denied_by_the_kernel_without_network(
-    prefork: bool, tmp_path: Path, listener: tuple[int, list[socket.socket]]
+    mode: dict[str, Any], tmp_path: Path, listener: tuple[int, list[socket.socket]]
 ) -> None:
     """Without network a snippet gets no socket at all, the Python layer bypassed: no TCP, no
     Unix-domain socket (a local service such as PostgreSQL listens on one), no netlink; and
@@ -306,7 +320,7 @@ out["program"] = child.stderr.decode()[-200:]
 return out
 """
     try:
-        out = run_code(code, prefork=prefork)
+        out = run_code(code, **mode)
     finally:
         unix.close()
     assert {k: out[k] for k in ("inet", "inet6", "unix", "netlink")} == dict.fromkeys(
@@ -314,13 +328,13 @@ return out
     )
     assert "PermissionError" in out["program"], out["program"]
     assert accepted == []
-    allowed = FakeContext(limits={**DEFAULT_LIMITS, "prefork": prefork, "allow_network": True})
+    allowed = FakeContext(limits={**DEFAULT_LIMITS, **mode, "allow_network": True})
     out = run_node(Code, {"code": code, "allow_network": True}, allowed).output
     assert out["inet"] == "created"
 
 
 @pytest.mark.skipif(not AS_ROOT or RUN_AS is None, reason="needs root and a world-runnable python")
-def test_root_worker_snippets_run_as_nobody(prefork: bool, tmp_path: Path) -> None:
+def test_root_worker_snippets_run_as_nobody(mode: dict[str, Any], tmp_path: Path) -> None:
     secret = tmp_path / "key"
     secret.write_text("topsecret")
     secret.chmod(0o600)
@@ -337,11 +351,11 @@ except OSError as exc:
     init_env = type(exc).__name__
 return {{"uid": os.getuid(), "euid": os.geteuid(), "secret": text, "init_env": init_env}}
 """
-    out = run_code(code, prefork=prefork)
+    out = run_code(code, **mode)
     assert out["uid"] == out["euid"] == 65534
     assert out["secret"] == "PermissionError"
     assert out["init_env"] == "PermissionError"
-    if prefork:
+    if mode["prefork"]:
         status = Path(f"/proc/{zygote_pid()}/status").read_text()
         uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
         assert uid_line.split()[1:] == ["65534"] * 4
