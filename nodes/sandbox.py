@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import shutil
 import signal
@@ -37,6 +38,8 @@ from nodes.warm_hosts import HOSTS, exchange_warm
 from nodes.zygote import ZygoteUnavailable, exchange
 from nodes.zygote_pool import ZYGOTES
 from workspace.errors import NodeError, NodeTimeout, SandboxError
+
+log = logging.getLogger("nodes.sandbox")
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
 POLL_S = 0.1
@@ -130,24 +133,23 @@ def run_snippet(
         "allow_network": limits.allow_network,
         "max_capture": limits.max_capture,
     }
-    workdir = tempfile.mkdtemp(prefix="plait-code-")
+    if os.geteuid() == 0 and drop_uid(limits.python) is None and not limits.allow_root:
+        raise SandboxError(
+            "refusing to run a code snippet as root: the interpreter "
+            f"{limits.python} cannot be run by the unprivileged user, so the snippet could "
+            "read and write the workspace database. Set PLAIT_SANDBOX__PYTHON to a "
+            "world-readable interpreter (e.g. /usr/bin/python3), run the worker as a normal "
+            "user, or set PLAIT_SANDBOX__ALLOW_ROOT=true to accept the risk.",
+            retryable=False,
+        )
+    process = ProcessLimits(memory_mb=limits.memory_mb, cpu_s=limits.cpu_s)
+    if limits.reuse == "workflow" and workflow:
+        result = _run_warm(fields, limits, process, check_cancelled, workflow)
+        if result is not None:
+            return _outcome(*result, limits)
+    workdir = new_workdir(drop_uid(limits.python) if limits.prefork else None)
     try:
-        if os.geteuid() == 0 and drop_uid(limits.python) is None and not limits.allow_root:
-            raise SandboxError(
-                "refusing to run a code snippet as root: the interpreter "
-                f"{limits.python} cannot be run by the unprivileged user, so the snippet could "
-                "read and write the workspace database. Set PLAIT_SANDBOX__PYTHON to a "
-                "world-readable interpreter (e.g. /usr/bin/python3), run the worker as a normal "
-                "user, or set PLAIT_SANDBOX__ALLOW_ROOT=true to accept the risk.",
-                retryable=False,
-            )
-        process = ProcessLimits(memory_mb=limits.memory_mb, cpu_s=limits.cpu_s)
-        result = None
-        if limits.reuse == "workflow" and workflow:
-            fields.update(workdir=workdir, cpu_s=limits.cpu_s)
-            result = _run_warm(_encode(fields), workdir, limits, process, check_cancelled, workflow)
-        if result is None:
-            result = _run_forked(_encode(fields), workdir, limits, process, check_cancelled)
+        result = _run_forked(_encode(fields), workdir, limits, process, check_cancelled)
         if result is None:
             result = _run_spawned(_encode(fields), workdir, limits, process, check_cancelled)
         return _outcome(*result, limits)
@@ -160,21 +162,20 @@ def _encode(fields: dict[str, Any]) -> bytes:
 
 
 def _run_warm(
-    request: bytes,
-    workdir: str,
+    fields: dict[str, Any],
     limits: SandboxLimits,
     process: ProcessLimits,
     check_cancelled: Callable[[], None],
     workflow: str,
 ) -> tuple[int | None, bytes, bytes] | None:
-    """Run the snippet in a warm host of ``workflow``; None when there is no working zygote."""
+    """Run the snippet in a warm host of ``workflow`` (in the host's own temp dir, emptied
+    after each snippet); None when there is no working zygote."""
     if not limits.prefork:
         return None
     run_as = drop_uid(limits.python)
     uid = os.getuid() if run_as is None else run_as
-    if run_as is not None:
-        os.chown(workdir, run_as, run_as)
     key = (limits.python, run_as, limits.allow_network, limits.memory_mb, workflow)
+    request = _encode({**fields, "cpu_s": limits.cpu_s})
     for _attempt in range(2):  # a zygote that died is replaced once
         zygote = ZYGOTES.get(limits.python, run_as)
         if zygote is None:
@@ -186,12 +187,19 @@ def _run_warm(
                 limits=process,
                 nproc=process_cap(uid, process),
                 network=limits.allow_network,
+                workdir=lambda: new_workdir(run_as),
             )
         except ZygoteUnavailable:
             ZYGOTES.discard(zygote)
             continue
         try:
             code, out, err, alive = exchange_warm(host, request, limits.timeout_s, check_cancelled)
+        except OSError as exc:  # the pipes to the host failed: a fresh fork runs it instead
+            host.stop()
+            log.warning(
+                "code sandbox: warm host %s failed (%s); forking instead", host.child.pid, exc
+            )
+            return None
         except BaseException:
             host.stop()
             raise
@@ -201,6 +209,14 @@ def _run_warm(
             host.stop()  # it died, or ends after this snippet (what it left behind, or age)
         return code, out, err
     return None
+
+
+def new_workdir(run_as: int | None) -> str:
+    """A private temp dir (mode 0700) for snippets, owned by the uid they run as."""
+    workdir = tempfile.mkdtemp(prefix="plait-code-")
+    if run_as is not None:
+        os.chown(workdir, run_as, run_as)
+    return workdir
 
 
 #: how a warm host's result ends when the host may serve again
@@ -219,8 +235,6 @@ def _run_forked(
         return None
     run_as = drop_uid(limits.python)
     uid = os.getuid() if run_as is None else run_as
-    if run_as is not None:
-        os.chown(workdir, run_as, run_as)
     for _attempt in range(2):  # a zygote that died is replaced once
         zygote = ZYGOTES.get(limits.python, run_as)
         if zygote is None:

@@ -286,6 +286,7 @@ class _Baseline:
     def __init__(self) -> None:
         import signal
 
+        self.workdir = os.getcwd()
         self.fds = self._fds()
         self.env = dict(os.environ)
         self.umask = os.umask(0o077)
@@ -316,21 +317,34 @@ class _Baseline:
             return "a umask"
         return None
 
-    def restore(self) -> None:
-        os.chdir("/")
+    def restore(self) -> str | None:
+        """Back to the start: cwd, environment, an empty temp dir (else why not)."""
+        os.chdir(self.workdir)
         if os.environ != self.env:
             os.environ.clear()
             os.environ.update(self.env)
+        import shutil
+
+        try:
+            for entry in os.scandir(self.workdir):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+        except OSError:
+            return "a file it could not remove"
+        return None
 
 
 def serve(max_snippets: int) -> None:
     """A warm host: snippets one after another in this process until stdin ends, the host
     has served ``max_snippets``, or a snippet leaves something behind (:class:`_Baseline`).
 
-    Frames both ways: ``<length>\\n<json>``. A request carries ``workdir`` (the snippet's private
-    temp dir: cwd, ``HOME``, ``TMPDIR``) and ``cpu_s`` (the RLIMIT_CPU soft limit is moved to
-    the CPU used so far plus that). A result carries ``recycle`` (why this host ends after it,
-    or null). Network is decided once, by the first request (the pool keys hosts by it).
+    Frames both ways: ``<length>\\n<json>``. The host starts in its private temp dir (cwd,
+    ``HOME``, ``TMPDIR``), which is emptied after each snippet. A request carries ``cpu_s`` (the
+    RLIMIT_CPU soft limit is moved to the CPU used so far plus that). A result carries
+    ``recycle``: why this host ends after it, or null. Network is decided once, by the first
+    request (the pool keys hosts by it).
     """
     import math
     import resource
@@ -352,19 +366,19 @@ def serve(max_snippets: int) -> None:
         _, hard = resource.getrlimit(resource.RLIMIT_CPU)
         soft = math.ceil(used.ru_utime + used.ru_stime) + int(request["cpu_s"])
         resource.setrlimit(resource.RLIMIT_CPU, (min(soft, hard), hard))
-        workdir = request["workdir"]
-        os.chdir(workdir)
-        os.environ["HOME"] = os.environ["TMPDIR"] = workdir
         tempfile.tempdir = None
         result = run_captured(request)
         text = encode(result)
-        baseline.restore()
-        why = baseline.left_behind() or (
-            "a MemoryError"
-            if result.get("error", {}).get("kind") == "memory"
-            else "enough snippets"
-            if served == max_snippets
-            else None
+        why = (
+            baseline.restore()
+            or baseline.left_behind()
+            or (
+                "a MemoryError"
+                if result.get("error", {}).get("kind") == "memory"
+                else "enough snippets"
+                if served == max_snippets
+                else None
+            )
         )
         frame = text[:-1] + f', "recycle": {json.dumps(why)}}}'
         data = frame.encode("utf-8")

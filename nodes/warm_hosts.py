@@ -12,8 +12,9 @@ What is shared, and what is not:
   limit, one interpreter and uid. Nothing crosses between workflows.
 * Between snippets of that workflow, module-level state persists (as in a warm AWS Lambda
   container: an ``import`` or a cache made by one run is there for the next). Each snippet still
-  gets its own private temp dir as cwd/``HOME``/``TMPDIR``, fresh variables, captured output, its
-  CPU limit (RLIMIT_CPU moved per snippet) and its wall-clock limit; the environment is reset.
+  starts in an empty private temp dir (the host's, cwd/``HOME``/``TMPDIR``, emptied after every
+  snippet), with fresh variables, captured output, its own CPU limit (RLIMIT_CPU moved per
+  snippet) and wall-clock limit, and the environment reset.
 * A snippet that leaves something running or changed — a thread, a child process (the host is a
   subreaper, so orphans count), an open file, a signal handler, a timer, the umask — ends its
   host after its result is sent; so does a MemoryError, a timeout, a cancel (SIGKILL of the host's
@@ -24,9 +25,11 @@ Settings ``sandbox.reuse``: ``workflow`` (default) or ``never`` (a fresh fork pe
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import selectors
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +53,8 @@ HostKey = tuple[str, int | None, bool, int, str]
 class WarmHost:
     key: HostKey
     child: ZygoteChild
+    #: the host's private temp dir (its snippets' cwd, HOME, TMPDIR; emptied after each)
+    workdir: str
     last_used: float = field(default_factory=time.monotonic)
 
     def gone(self) -> bool:
@@ -63,6 +68,7 @@ class WarmHost:
     def stop(self) -> None:
         self.child.kill()
         self.child.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class WarmHosts:
@@ -72,6 +78,7 @@ class WarmHosts:
     def __init__(self) -> None:
         self._idle: dict[HostKey, list[WarmHost]] = {}
         self._lock = threading.Lock()
+        self._atexit = False
 
     def acquire(
         self,
@@ -81,9 +88,10 @@ class WarmHosts:
         limits: ProcessLimits,
         nproc: int | None,
         network: bool,
+        workdir: Callable[[], str],
     ) -> WarmHost:
-        """An idle host for ``key``, or a new one forked from ``zygote``
-        (raises :class:`~nodes.zygote.ZygoteUnavailable`)."""
+        """An idle host for ``key``, or a new one forked from ``zygote`` in a new temp dir
+        made by ``workdir`` (raises :class:`~nodes.zygote.ZygoteUnavailable`)."""
         stale: list[WarmHost] = []
         host = None
         with self._lock:
@@ -99,10 +107,18 @@ class WarmHosts:
             old.stop()
         if host is not None:
             return host
-        child = zygote.fork(
-            workdir="/", limits=limits, nproc=nproc, network=network, serve=MAX_SNIPPETS
-        )
-        return WarmHost(key, child)
+        if not self._atexit:
+            self._atexit = True
+            atexit.register(self.close)
+        path = workdir()
+        try:
+            child = zygote.fork(
+                workdir=path, limits=limits, nproc=nproc, network=network, serve=MAX_SNIPPETS
+            )
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return WarmHost(key, child, path)
 
     def release(self, host: WarmHost) -> None:
         """Give back a host that answered and may serve again."""

@@ -172,7 +172,8 @@ def test_failed_run_exits_1(plait: Plait, tmp_path: Path) -> None:
     assert out.returncode == 1
     result = json.loads(out.stdout)
     assert result["status"] == "failed"
-    assert result["steps"][-1]["error"]["code"] == "code_error"
+    error = result["steps"][-1]["error"]
+    assert error["code"] == "code_error", error
 
 
 def test_export_import_round_trip(plait: Plait, tmp_path: Path) -> None:

@@ -272,13 +272,14 @@ st = os.stat(".")
 return {"cwd": os.getcwd(), "home": os.environ["HOME"], "tmp": tempfile.gettempdir(),
         "mode": oct(st.st_mode & 0o777), "files": os.listdir(".")}
 """
-    out = run_code(code)
+    fork = FakeContext(limits={**DEFAULT_LIMITS, "reuse": "never"})  # warm: test_warm_hosts
+    out = run_code(code, fork)
     assert out["cwd"] == out["home"] == out["tmp"]
     assert out["cwd"] != os.getcwd()
     assert out["mode"] == "0o700"
     assert out["files"] == ["scratch.txt"]
     assert not os.path.exists(out["cwd"])
-    again = run_code("import os\nreturn os.getcwd()")["output"]
+    again = run_code("import os\nreturn os.getcwd()", fork)["output"]
     assert again != out["cwd"]
 
 

@@ -81,8 +81,10 @@ return {"seen": seen, "cwd": os.getcwd(), "home": os.environ["HOME"],
         assert out["files"] == ["scratch.txt"]  # its own temp dir, nothing from the others
         assert "LEFT" not in out["env"]  # the environment is reset
         assert out["env"] == ["HOME", "LANG", "LC_ALL", "PATH", "TMPDIR"]
-    assert len({first["cwd"], second["cwd"], third["cwd"]}) == 3
-    assert not any(Path(o["cwd"]).exists() for o in (first, second, third))
+    assert first["cwd"] == second["cwd"] == third["cwd"]  # the host's dir, emptied each time
+    assert os.listdir(first["cwd"]) == []
+    HOSTS.close()
+    assert not Path(first["cwd"]).exists()
     assert third["names"] == []  # variables do not persist: each snippet has its own globals
 
 
