@@ -4,6 +4,7 @@ behave like LangGraph's own InMemorySaver, directly and under real graphs."""
 from __future__ import annotations
 
 import operator
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,11 +285,42 @@ def test_unchanged_channels_are_read_from_earlier_versions(env: Env) -> None:
 def test_saved_checkpoints_survive_reopening(env: Env) -> None:
     saved, cp = put(env.saver, cfg("persist"), {"a": [1, 2]})
     env.saver.put_writes(saved, [("a", 3)], task_id="t")
-    saver = env.reopen()
-    tup = saver.get_tuple(cfg("persist"))
-    assert tup is not None and tup.checkpoint["id"] == cp["id"]
-    assert tup.checkpoint["channel_values"] == {"a": [1, 2]}
-    assert tup.pending_writes == [("t", "a", 3)]
+    # the next checkpoint of the thread stores the task's writes with it (the SQL saver holds
+    # them back for that): another process sees both at once
+    put(env.saver, cfg("persist-2"), {"b": 1})
+    env.saver.put_writes(saved, [("b", 4)], task_id="u")
+    _, cp2 = put(env.saver, saved, {"a": [1, 2, 3]}, previous=cp)
+    other = Env(env.url) if env.url is not None else env
+    try:
+        for saver in (other.saver, env.reopen()):
+            tup = saver.get_tuple(saved)
+            assert tup is not None and tup.checkpoint["id"] == cp["id"]
+            assert tup.checkpoint["channel_values"] == {"a": [1, 2]}
+            assert sorted(tup.pending_writes) == [("t", "a", 3), ("u", "b", 4)]
+            newest = saver.get_tuple(cfg("persist"))
+            assert newest is not None and newest.checkpoint["id"] == cp2["id"]
+    finally:
+        if other is not env:
+            other.close()
+
+
+def test_task_writes_without_a_next_checkpoint_are_stored_by_themselves(env: Env) -> None:
+    """A task that finished while its superstep goes on (or the last one before an error or an
+    interrupt) has no checkpoint to ride on: its writes are stored soon anyway."""
+    saved, _ = put(env.saver, cfg("alone"), {"a": 1})
+    env.saver.put_writes(saved, [("a", 2)], task_id="t")
+    deadline = time.monotonic() + 5
+    while True:
+        other = Env(env.url) if env.url is not None else env  # a second process's view
+        try:
+            tup = other.saver.get_tuple(saved)
+        finally:
+            if other is not env:
+                other.close()
+        if tup is not None and tup.pending_writes == [("t", "a", 2)]:
+            break
+        assert time.monotonic() < deadline, "the held-back writes were never stored"
+        time.sleep(0.01)
 
 
 # --- real graphs ------------------------------------------------------------------------------
@@ -431,3 +463,31 @@ def test_async_methods(env: Env) -> None:
     import asyncio
 
     asyncio.run(_async_round_trip(env.saver))
+
+
+def test_held_writes_ride_on_the_next_checkpoint_of_their_thread(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The SQL saver's group commit, with a hold long enough that only ``put`` and
+    ``flush_writes`` can store the writes: another process sees none of them before."""
+    url = fresh_sqlite_url(sqlite_template, tmp_path)
+    writer, reader = open_store(url), open_store(url)
+    saver = SqlCheckpointSaver(writer.db, write_hold_s=3600)
+    try:
+        saved, cp = put(saver, cfg("held"), {"a": 1})
+        saver.put_writes(saved, [("a", 2)], task_id="t")
+        first = reader.checkpointer().get_tuple(saved)
+        assert first is not None and first.pending_writes == []  # held back
+        put(saver, saved, {"a": 3}, previous=cp)  # one transaction with the writes
+        second = reader.checkpointer().get_tuple(saved)
+        assert second is not None and second.pending_writes == [("t", "a", 2)]
+        saver.put_writes(saved, [("a", 4)], task_id="u")
+        saver.flush_writes()  # what the engine does at every stable point of a run
+        third = reader.checkpointer().get_tuple(saved)
+        assert third is not None and sorted(third.pending_writes) == [
+            ("t", "a", 2),
+            ("u", "a", 4),
+        ]
+    finally:
+        writer.close()
+        reader.close()

@@ -226,6 +226,11 @@ class Engine:
     def _config(self, rc: RunContext) -> dict[str, Any]:
         return {"configurable": {"thread_id": rc.run.id, RC_KEY: rc}, "recursion_limit": 10_000}
 
+    def _flush_writes(self, run_id: str) -> None:
+        flush = getattr(self.checkpointer, "flush_writes", None)  # SqlCheckpointSaver's
+        if flush is not None:
+            flush(run_id)
+
     def _drive(self, rc: RunContext, flow: CompiledFlow, payload: Any, graph: WorkflowGraph) -> Run:
         try:
             return self._invoke(rc, flow, payload, graph)
@@ -240,7 +245,10 @@ class Engine:
         runs = self.services.runs
         durability = graph.settings.get("durability", "sync")
         try:
-            result = flow.app.invoke(payload, self._config(rc), durability=durability)
+            try:
+                result = flow.app.invoke(payload, self._config(rc), durability=durability)
+            finally:  # a stable point: the task writes still held back are stored now
+                self._flush_writes(rc.run.id)
         except NodeFailed as exc:
             return self._fail(rc, exc.error)
         except (RunCancelled, RunPaused):

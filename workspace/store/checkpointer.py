@@ -13,9 +13,10 @@ regular writes are first-write-wins. Values are serialised with ``self.serde.dum
 
 This is the hot path of every durable run, so it runs hand-written SQL (the same text on SQLite
 and PostgreSQL: ``ON CONFLICT`` and row values exist on both) on a DBAPI cursor from the store's
-pool instead of building SQLAlchemy statements per call: each ``put``/``put_writes`` is one short
-transaction — which also carries the step records and events the engine deferred for that run
-(see ``outbox.py``) — and ``get_tuple`` three indexed reads. The table and column names are those of
+pool instead of building SQLAlchemy statements per call: each ``put`` is one short transaction —
+which also carries the task writes ``put_writes`` held back for it (``write_buffer.py``) and the
+step records and events the engine deferred for that run (``outbox.py``) — and ``get_tuple``
+three indexed reads. The table and column names are those of
 ``workspace.store.tables`` (checked by the contract tests). The async methods run the sync ones in
 the default executor.
 """
@@ -61,6 +62,7 @@ from workspace.store.checkpoint_sql import (
 )
 from workspace.store.engine import Database
 from workspace.store.sql_events import SqlEventLog, deliver
+from workspace.store.write_buffer import Batch, WriteBuffer
 
 __all__ = ["SqlCheckpointSaver"]
 
@@ -79,6 +81,15 @@ def _cfg(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConf
     }
 
 
+def _execute(cur: Any, batches: builtins.list[Batch]) -> None:
+    for batch in batches:
+        for query, rows in batch:
+            if len(rows) == 1:
+                cur.execute(query, rows[0])
+            elif rows:
+                cur.executemany(query, rows)
+
+
 def _bytes(value: Any) -> bytes:
     return b"" if value is None else bytes(value)
 
@@ -95,6 +106,7 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
         *,
         serde: SerializerProtocol | None = None,
         events: SqlEventLog | None = None,
+        write_hold_s: float = 0.02,
     ) -> None:
         super().__init__(serde=serde)
         self._db = db if isinstance(db, Database) else Database(db)
@@ -109,6 +121,8 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
         self._q_insert_blob, self._q_upsert = q(_INSERT_BLOB), q(_UPSERT_CHECKPOINT)
         self._q_write_ignore, self._q_write_replace = q(_WRITE_IGNORE), q(_WRITE_REPLACE)
         self._q_blob_cache: dict[int, str] = {}
+        #: task writes waiting for the next ``put`` of their thread (see ``write_buffer``)
+        self._pending = WriteBuffer(self._store_pending, hold_s=write_hold_s)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -119,6 +133,7 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             "checkpoint_ns": str(configurable.get("checkpoint_ns", "")),
         }
         checkpoint_id = get_checkpoint_id(config)
+        self.flush_writes(key["thread_id"])
         with self._db.raw(write=False) as cur:
             if checkpoint_id:
                 cur.execute(self._q_one, {**key, "checkpoint_id": str(checkpoint_id)})
@@ -152,6 +167,7 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             return
         where: builtins.list[str] = []
         params: dict[str, Any] = {}
+        self.flush_writes(None if config is None else str(config["configurable"]["thread_id"]))
         if config is not None:
             configurable = config["configurable"]
             where.append("thread_id = :thread_id")
@@ -328,15 +344,42 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             "metadata": bytes(md_blob),
         }
         with self._db.write_lock:
-            with self._db.raw(write=True) as cur:
-                if len(blobs) == 1:
-                    cur.execute(self._q_insert_blob, blobs[0])
-                elif blobs:
-                    cur.executemany(self._q_insert_blob, blobs)
-                cur.execute(self._q_upsert, row)
-                delivered = self._deferred(cur, thread_id)
+            pending = self._pending.take(thread_id)
+            try:
+                with self._db.raw(write=True) as cur:
+                    _execute(cur, pending)
+                    if len(blobs) == 1:
+                        cur.execute(self._q_insert_blob, blobs[0])
+                    elif blobs:
+                        cur.executemany(self._q_insert_blob, blobs)
+                    cur.execute(self._q_upsert, row)
+                    delivered = self._deferred(cur, thread_id)
+            except BaseException:
+                self._pending.restore(thread_id, pending)
+                raise
             deliver(delivered)
         return _cfg(thread_id, checkpoint_ns, checkpoint["id"])
+
+    def flush_writes(self, thread_id: str | None = None) -> None:
+        """Store the task writes still held back, of one thread or of all (the engine calls
+        this at every stable point of a run; reads call it for their thread)."""
+        for tid in self._pending.threads() if thread_id is None else [thread_id]:
+            if self._pending.pending(tid):
+                self._store_pending(tid)
+
+    def _store_pending(self, thread_id: str) -> None:
+        with self._db.write_lock:
+            pending = self._pending.take(thread_id)
+            if not pending:
+                return
+            try:
+                with self._db.raw(write=True) as cur:
+                    _execute(cur, pending)
+                    delivered = self._deferred(cur, thread_id)
+            except BaseException:
+                self._pending.restore(thread_id, pending)
+                raise
+            deliver(delivered)
 
     def _deferred(self, cur: Any, thread_id: str) -> builtins.list[Any]:
         if self._events is None or not self._events.outbox:
@@ -372,20 +415,13 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
                 "value": bytes(blob),
             }
             (special if channel in WRITES_IDX_MAP else regular).append(row)
-        with self._db.write_lock:
-            with self._db.raw(write=True) as cur:
-                for query, rows in (
-                    (self._q_write_ignore, regular),
-                    (self._q_write_replace, special),
-                ):
-                    if len(rows) == 1:
-                        cur.execute(query, rows[0])
-                    elif rows:
-                        cur.executemany(query, rows)
-                delivered = self._deferred(cur, base["thread_id"])
-            deliver(delivered)
+        # stored with the thread's next checkpoint, or alone after a moment (write_buffer)
+        self._pending.add(
+            base["thread_id"], [(self._q_write_ignore, regular), (self._q_write_replace, special)]
+        )
 
     def delete_thread(self, thread_id: str) -> None:
+        self._pending.take(str(thread_id))
         params = {"thread_id": str(thread_id)}
         with self._db.raw(write=True) as cur:
             for table in (_WR, _BL, _CP):
@@ -399,6 +435,7 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
         The target thread must not have checkpoints yet.
         """
         params = {"source": str(source_thread_id), "target": str(target_thread_id)}
+        self.flush_writes(params["source"])
         with self._db.raw(write=True) as cur:
             for table, columns in _COPY_COLUMNS.items():
                 cur.execute(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL
 
+from workspace.errors import StoreError
 from workspace.store.engine import Database, make_engine, parse_url
 from workspace.store.migrate import check_schema
 from workspace.store.sql_access import SqlAccessRepository
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
     from workspace.store.checkpointer import SqlCheckpointSaver
 
 __all__ = ["SqlStore", "open_store"]
+
+
+log = logging.getLogger(__name__)
 
 
 class SqlStore:
@@ -55,7 +60,13 @@ class SqlStore:
             return self._saver
 
     def close(self) -> None:
-        """Close every pooled connection. The store must not be used afterwards."""
+        """Store the checkpoint writes still held back, then close every pooled connection.
+        The store must not be used afterwards."""
+        if self._saver is not None:
+            try:
+                self._saver.flush_writes()
+            except StoreError as exc:
+                log.warning("closing the store: checkpoint writes not stored: %s", exc)
         self.db.dispose()
 
     def __enter__(self) -> SqlStore:
