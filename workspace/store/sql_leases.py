@@ -30,25 +30,35 @@ def _same(column: ColumnElement[datetime | None], value: datetime | None) -> Col
     return column.is_(None) if value is None else column == value
 
 
+_CLAIM = (
+    "UPDATE runs SET lease_owner = :owner, lease_until = :until "
+    f"WHERE id = :id AND status NOT IN ({', '.join(repr(s) for s in _FINAL)}) "
+    "AND (lease_owner IS NULL OR lease_owner IN (:queue, :owner) "
+    "OR lease_until IS NULL OR lease_until < :now)"
+)
+_RELEASE = (
+    "UPDATE runs SET lease_owner = NULL, lease_until = NULL WHERE id = :id AND lease_owner = :owner"
+)
+
+
 class SqlLeaseRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._claim, self._release = db.sql(_CLAIM), db.sql(_RELEASE)
 
     def claim(self, run_id: str, owner: str, ttl_s: float) -> bool:
+        # once per run a worker drives: pre-written SQL (a third of the lock time of Core)
         now = utcnow()
-        free = or_(
-            runs.c.lease_owner.is_(None),
-            runs.c.lease_owner.in_([QUEUE_OWNER, owner]),
-            runs.c.lease_until.is_(None),
-            runs.c.lease_until < now,
-        )
-        stmt = (
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.status.not_in(_FINAL), free)
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=ttl_s))
-        )
-        with self._db.write() as conn:
-            return conn.execute(stmt).rowcount == 1
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "queue": QUEUE_OWNER,
+            "now": self._db.time_param(now),
+            "until": self._db.time_param(now + timedelta(seconds=ttl_s)),
+        }
+        with self._db.raw(write=True) as cur:
+            cur.execute(self._claim, params)
+            return bool(cur.rowcount == 1)
 
     def heartbeat(self, owner: str, ttl_s: float) -> int:
         stmt = (
@@ -60,13 +70,8 @@ class SqlLeaseRepository:
             return int(conn.execute(stmt).rowcount)
 
     def release(self, run_id: str, owner: str) -> None:
-        stmt = (
-            update(runs)
-            .where(runs.c.id == run_id, runs.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        with self._db.write() as conn:
-            conn.execute(stmt)
+        with self._db.raw(write=True) as cur:
+            cur.execute(self._release, {"id": run_id, "owner": owner})
 
     def get(self, run_id: str) -> Lease:
         with self._db.read() as conn:
