@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from workspace.domain.operations import WorkerInfo
 from workspace.domain.ports import Store
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 def process_owner_id() -> str:
     """A lease owner id unique to this process and object: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
 
 
 class LeaseKeeper:
@@ -44,14 +51,34 @@ class LeaseKeeper:
         self._on_lost = on_lost
         self._register = register_worker
         self._held: set[str] = set()
+        #: the one thread of this process driving each run, and the threads waiting for it
+        self._drivers: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = utcnow()
 
-    def hold(self, run_id: str) -> bool:
-        """Claim the run's lease; False if another live owner holds it."""
-        if not self.store.leases.claim(run_id, self.owner, self.ttl_s):
+    def hold(self, run_id: str, wait_s: float = 5.0) -> bool:
+        """Claim the run's lease; False if another live owner holds it, or another thread of
+        this process still drives it after ``wait_s``.
+
+        The lease's owner is this process, so in the store a second thread's claim would
+        succeed: one driver per run in the process is kept here. A thread that drove the run to
+        a stable point and is about to ``drop`` it (an answer came in that moment) is waited
+        for, so its ``drop`` cannot release the lease the next driver took."""
+        with self._lock:
+            slot = self._drivers.setdefault(run_id, _Slot())
+            slot.users += 1
+        if not slot.lock.acquire(timeout=wait_s):
+            self._leave(run_id, slot, locked=False)
+            return False
+        try:
+            claimed = self.store.leases.claim(run_id, self.owner, self.ttl_s)
+        except BaseException:
+            self._leave(run_id, slot, locked=True)
+            raise
+        if not claimed:
+            self._leave(run_id, slot, locked=True)
             return False
         with self._lock:
             self._held.add(run_id)
@@ -61,10 +88,22 @@ class LeaseKeeper:
     def drop(self, run_id: str) -> None:
         with self._lock:
             self._held.discard(run_id)
+            slot = self._drivers.get(run_id)
         try:
             self.store.leases.release(run_id, self.owner)
         except Exception:  # the lease expires by itself; the sweeper finds nothing to do
             log.warning("could not release the lease of run %s", run_id, exc_info=True)
+        finally:
+            if slot is not None:
+                self._leave(run_id, slot, locked=True)
+
+    def _leave(self, run_id: str, slot: _Slot, *, locked: bool) -> None:
+        with self._lock:
+            slot.users -= 1
+            if slot.users == 0 and self._drivers.get(run_id) is slot:
+                del self._drivers[run_id]
+        if locked:
+            slot.lock.release()
 
     def register_worker(self) -> None:
         """From now on also keep this process's row in the worker registry fresh."""
