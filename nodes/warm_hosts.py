@@ -20,6 +20,10 @@ What is shared, and what is not:
   host after its result is sent; so does a MemoryError, a timeout, a cancel (SIGKILL of the host's
   process group) and ``MAX_SNIPPETS`` snippets.
 
+The boundary is the process: these checks catch accidents (a forgotten thread, an open file),
+not a snippet of the workflow that sets out to stay (it runs inside the host and can reach the
+host's own code). That is why a host never serves two workflows, nor code an agent wrote.
+
 Settings ``sandbox.reuse``: ``workflow`` (default) or ``never`` (a fresh fork per snippet).
 """
 
