@@ -5,7 +5,7 @@
 of ``bench/throughput.py``. Webhooks are fired in chunks, keeping the backlog small, until
 ``--runs`` runs exist; the worker's RSS (``VmRSS``) is sampled after ``--warmup`` runs have
 finished and again when all have (and every ``--runs/10`` runs in between). The sandbox zygote
-is a separate process: its RSS is reported too.
+and its warm hosts are separate processes: their RSS is reported too.
 
     python bench/soak.py [--quick] [--runs N] [--warmup N]
 
@@ -37,6 +37,14 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def _rss(pid: int) -> int:
+    """RSS of a process that may end any moment (0 once it has)."""
+    try:
+        return rss_kb(pid)
+    except (OSError, RuntimeError):
+        return 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="600 runs")
@@ -63,10 +71,14 @@ def main() -> None:
             finished = sum(v for k, v in done.items() if k not in ("queued", "running"))
             if finished >= next_sample:
                 zygotes = children_of(worker)
+                hosts = [h for z in zygotes for h in children_of(z)]
                 sample = {
                     "runs": finished,
                     "worker_rss_kb": rss_kb(worker),
                     "zygote_rss_kb": sum(rss_kb(z) for z in zygotes),
+                    # warm sandbox hosts (children of the zygote; replaced every 500 snippets)
+                    "hosts": len(hosts),
+                    "host_rss_max_kb": max((_rss(h) for h in hosts), default=0),
                     "s": round(time.monotonic() - started, 1),
                 }
                 samples.append(sample)

@@ -95,6 +95,7 @@ class SqlDeliveryRepository:
         # runs for every webhook: pre-written SQL through Database.raw, like the event log
         db = self._db
         ids = {"workflow_id": workflow_id, "trigger_id": trigger_id, "key": key}
+        new = self._events.prepare_created(run, events)  # serialised before the lock
         for _ in range(_ATTEMPTS):
             try:
                 # the write lock spans the commit and the delivery: subscribers get events in
@@ -112,7 +113,7 @@ class SqlDeliveryRepository:
                         else:
                             if row is not None:  # delivered before, but its TTL is over
                                 cur.execute(self._forget, ids)
-                            stored, logged = self._events.create_in(cur, run, events)
+                            stored, logged = self._events.create_in(cur, new)
                             expires_at = db.time_param(now + timedelta(seconds=ttl_s))
                             cur.execute(
                                 self._remember, {**ids, "run_id": run.id, "expires_at": expires_at}

@@ -66,6 +66,15 @@ _SELECT = (
 )
 
 
+class NewRun(NamedTuple):
+    """A run and its first events, prepared for ``SqlEventLog.create_in``."""
+
+    run: Run
+    params: dict[str, Any]
+    rows: builtins.list[_EventRow]
+    own: bool
+
+
 class _EventRow(NamedTuple):
     event: Event
     ts: datetime  # in UTC
@@ -313,10 +322,11 @@ class SqlEventLog:
     ) -> tuple[Run, builtins.list[Event]]:
         """Insert ``run`` (as ``RunRepository.create``) and append ``batch`` (its events, e.g.
         ``run_queued``) in ONE transaction."""
+        new = self.prepare_created(run, batch)
         with self._db.write_lock:
             try:
                 with self._db.raw(write=True) as cur:
-                    stored_run, stored = self.create_in(cur, run, batch)
+                    stored_run, stored = self.create_in(cur, new)
             except IntegrityViolation:
                 raise ConflictError(
                     f"a run with id {run.id!r} already exists", run_id=run.id
@@ -324,15 +334,26 @@ class SqlEventLog:
             deliver([(on_stored, stored)])
         return stored_run, stored
 
-    def create_in(
-        self, cur: Any, run: Run, batch: Sequence[Event]
-    ) -> tuple[Run, builtins.list[Event]]:
-        """Inside the caller's write transaction (a DBAPI cursor, the write lock held): insert
-        ``run`` and append its first events; returns the stored run and events, which the
-        caller delivers once it commits."""
+    def prepare_created(self, run: Run, batch: Sequence[Event]) -> NewRun:
+        """What ``create_in`` writes for ``run`` and its first events, serialised before the
+        write lock is taken. A new run's own events get ``seq`` 1..n right away (no counter to
+        bump in the transaction)."""
         stored_run = normalize_run(run)
-        cur.execute(self._insert_run, self._run_params(stored_run))
-        return stored_run, self._append(cur, batch)
+        params = self._run_params(stored_run)
+        rows = [self._event_row(event) for event in batch]
+        own = all(row.event.run_id == stored_run.id for row in rows)
+        if own:
+            params["last_event_seq"] = len(rows)
+        return NewRun(stored_run, params, rows, own)
+
+    def create_in(self, cur: Any, new: NewRun) -> tuple[Run, builtins.list[Event]]:
+        """Inside the caller's write transaction (a DBAPI cursor, the write lock held): insert
+        the run and its first events (``prepare_created``); returns the stored run and events,
+        which the caller delivers once it commits."""
+        cur.execute(self._insert_run, new.params)
+        if new.own:
+            return new.run, self._write_rows(cur, new.rows, {new.run.id: 1})
+        return new.run, self._append_rows(cur, new.rows)
 
     def _run_params(self, run: Run) -> dict[str, Any]:
         """The parameters of ``_INSERT_RUN`` for ``run`` (normalised first)."""
@@ -453,6 +474,12 @@ class SqlEventLog:
                     f"run {run_id!r} not found; cannot log its event", run_id=run_id
                 )
             next_seq[run_id] = int(found[0]) - n + 1
+        return self._write_rows(cur, rows, next_seq)
+
+    def _write_rows(
+        self, cur: Any, rows: Sequence[_EventRow], next_seq: dict[str, int]
+    ) -> builtins.list[Event]:
+        """INSERT ``rows``, numbering each run's from ``next_seq[run_id]`` on."""
         stored: builtins.list[Event] = []
         for start in range(0, len(rows), _INSERT_CHUNK):
             chunk = rows[start : start + _INSERT_CHUNK]
