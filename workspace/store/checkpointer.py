@@ -28,6 +28,7 @@ import builtins
 import functools
 import random
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -367,9 +368,11 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             if self._pending.pending(tid):
                 self._store_pending(tid)
 
-    def _store_pending(self, thread_id: str) -> None:
+    def _store_pending(self, thread_id: str, batch: Batch | None = None) -> None:
         with self._db.write_lock:
             pending = self._pending.take(thread_id)
+            if batch is not None:
+                pending.append(batch)
             if not pending:
                 return
             try:
@@ -416,9 +419,17 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
             }
             (special if channel in WRITES_IDX_MAP else regular).append(row)
         # stored with the thread's next checkpoint, or alone after a moment (write_buffer)
-        self._pending.add(
-            base["thread_id"], [(self._q_write_ignore, regular), (self._q_write_replace, special)]
-        )
+        batch: Batch = [(self._q_write_ignore, regular), (self._q_write_replace, special)]
+        lock = self._db.write_lock
+        if isinstance(lock, nullcontext):  # PostgreSQL: no lock to share, store them now
+            self._store_pending(base["thread_id"], batch)
+        elif lock.acquire(blocking=False):  # nobody else writing here: store them now
+            try:
+                self._store_pending(base["thread_id"], batch)
+            finally:
+                lock.release()
+        else:  # writers queue for the lock: ride on the thread's next checkpoint instead
+            self._pending.add(base["thread_id"], batch)
 
     def delete_thread(self, thread_id: str) -> None:
         self._pending.take(str(thread_id))

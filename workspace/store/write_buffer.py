@@ -5,7 +5,8 @@ LangGraph saves each finished task's writes (``put_writes``, from a background t
 once every task of the superstep is done, the next checkpoint (``put``). In a chain the two
 come within a millisecond of each other; as two transactions they cost two turns of the
 database's write lock, which on SQLite is what limits how many runs a machine finishes per
-second. :class:`WriteBuffer` keeps a thread's writes until the next ``put`` of that thread takes
+second. While the process's write lock is taken (writers queue), the checkpointer hands a
+task's writes to :class:`WriteBuffer`, which keeps them until the next ``put`` of that thread takes
 them into its own transaction, or until they are ``hold_s`` old (a task that finished while a
 sibling in the same superstep still runs), when a background thread writes them alone.
 
