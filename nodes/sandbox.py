@@ -31,15 +31,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nodes.isolation import ProcessLimits, drop_uid, popen_kwargs, process_cap
 from nodes.warm_hosts import HOSTS, exchange_warm
-from nodes.zygote import ZygoteUnavailable, exchange
+from nodes.zygote import Zygote, ZygoteUnavailable, exchange
 from nodes.zygote_pool import ZYGOTES
 from workspace.errors import NodeError, NodeTimeout, SandboxError
 
 log = logging.getLogger("nodes.sandbox")
+_T = TypeVar("_T")
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
 POLL_S = 0.1
@@ -176,38 +177,47 @@ def _run_warm(
     uid = os.getuid() if run_as is None else run_as
     key = (limits.python, run_as, limits.allow_network, limits.memory_mb, workflow)
     request = _encode({**fields, "cpu_s": limits.cpu_s})
-    for _attempt in range(2):  # a zygote that died is replaced once
-        zygote = ZYGOTES.get(limits.python, run_as)
+    host = _from_zygote(
+        limits.python,
+        run_as,
+        lambda zygote: HOSTS.acquire(
+            zygote,
+            key,
+            limits=process,
+            nproc=process_cap(uid, process),
+            network=limits.allow_network,
+            workdir=lambda: new_workdir(run_as),
+        ),
+    )
+    if host is None:
+        return None
+    try:
+        code, out, err, alive = exchange_warm(host, request, limits.timeout_s, check_cancelled)
+    except OSError as exc:  # the pipes to the host failed: a fresh fork runs it instead
+        host.stop()
+        log.warning("code sandbox: warm host %s failed (%s); forking instead", host.child.pid, exc)
+        return None
+    except BaseException:
+        host.stop()
+        raise
+    if alive and out.endswith(_KEEP_HOST):
+        HOSTS.release(host)
+    else:
+        host.stop()  # it died, or ends after this snippet (what it left behind, or age)
+    return code, out, err
+
+
+def _from_zygote(python: str, run_as: int | None, start: Callable[[Zygote], _T]) -> _T | None:
+    """``start(zygote)`` with this process's zygote for ``python`` as ``run_as``; a zygote that
+    died is replaced once. None when there is no working zygote."""
+    for _attempt in range(2):
+        zygote = ZYGOTES.get(python, run_as)
         if zygote is None:
             return None
         try:
-            host = HOSTS.acquire(
-                zygote,
-                key,
-                limits=process,
-                nproc=process_cap(uid, process),
-                network=limits.allow_network,
-                workdir=lambda: new_workdir(run_as),
-            )
+            return start(zygote)
         except ZygoteUnavailable:
             ZYGOTES.discard(zygote)
-            continue
-        try:
-            code, out, err, alive = exchange_warm(host, request, limits.timeout_s, check_cancelled)
-        except OSError as exc:  # the pipes to the host failed: a fresh fork runs it instead
-            host.stop()
-            log.warning(
-                "code sandbox: warm host %s failed (%s); forking instead", host.child.pid, exc
-            )
-            return None
-        except BaseException:
-            host.stop()
-            raise
-        if alive and out.endswith(_KEEP_HOST):
-            HOSTS.release(host)
-        else:
-            host.stop()  # it died, or ends after this snippet (what it left behind, or age)
-        return code, out, err
     return None
 
 
@@ -235,22 +245,19 @@ def _run_forked(
         return None
     run_as = drop_uid(limits.python)
     uid = os.getuid() if run_as is None else run_as
-    for _attempt in range(2):  # a zygote that died is replaced once
-        zygote = ZYGOTES.get(limits.python, run_as)
-        if zygote is None:
-            return None
-        try:
-            child = zygote.fork(
-                workdir=workdir,
-                limits=process,
-                nproc=process_cap(uid, process),
-                network=limits.allow_network,
-            )
-        except ZygoteUnavailable:
-            ZYGOTES.discard(zygote)
-            continue
-        return exchange(child, request, limits.timeout_s, check_cancelled)
-    return None
+    child = _from_zygote(
+        limits.python,
+        run_as,
+        lambda zygote: zygote.fork(
+            workdir=workdir,
+            limits=process,
+            nproc=process_cap(uid, process),
+            network=limits.allow_network,
+        ),
+    )
+    if child is None:
+        return None
+    return exchange(child, request, limits.timeout_s, check_cancelled)
 
 
 def _run_spawned(

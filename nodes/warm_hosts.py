@@ -40,8 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nodes.isolation import ProcessLimits
-from nodes.zygote import DRAIN_S, POLL_S, STDERR_TAIL, Zygote, ZygoteChild
-from workspace.errors import NodeTimeout
+from nodes.zygote import DRAIN_S, POLL_S, STDERR_TAIL, Zygote, ZygoteChild, keep_time, send_some
 
 #: snippets a host serves before it is replaced (bounds what module state can accumulate)
 MAX_SNIPPETS = 500
@@ -194,20 +193,10 @@ def exchange_warm(
             now = time.monotonic()
             if drain_until is not None and (now >= drain_until or not sel.get_map()):
                 break
-            if now >= deadline:
-                child.kill_and_wait()
-                raise NodeTimeout(
-                    f"code ran for more than {timeout_s:g}s and was killed", timeout_s=timeout_s
-                )
-            if now >= next_check:
-                check_cancelled()
-                next_check = now + POLL_S
+            next_check = keep_time(child, now, deadline, next_check, timeout_s, check_cancelled)
             for key, _ in sel.select(max(0.0, min(next_check, deadline) - now)):
                 if key.data == "in":
-                    try:
-                        pending = pending[os.write(child.stdin, pending[:65536]) :]
-                    except BrokenPipeError:
-                        pending = pending[:0]
+                    pending = send_some(child.stdin, pending)
                     if not pending:
                         sel.unregister(child.stdin)
                 elif key.data == "reply":

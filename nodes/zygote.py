@@ -261,6 +261,37 @@ class Zygote:
                 proc.wait(timeout=5)
 
 
+def keep_time(
+    child: ZygoteChild,
+    now: float,
+    deadline: float,
+    next_check: float,
+    timeout_s: float,
+    check_cancelled: Callable[[], None],
+) -> float:
+    """The wall clock and cancellation of one exchange: SIGKILLs the child and raises
+    :class:`NodeTimeout` past ``deadline``; polls ``check_cancelled`` every ``POLL_S`` (what
+    it raises propagates). Returns when to poll next."""
+    if now >= deadline:
+        child.kill_and_wait()
+        raise NodeTimeout(
+            f"code ran for more than {timeout_s:g}s and was killed", timeout_s=timeout_s
+        )
+    if now >= next_check:
+        check_cancelled()
+        return now + POLL_S
+    return next_check
+
+
+def send_some(fd: int, pending: memoryview) -> memoryview:
+    """Write what a non-blocking pipe takes now; what is left (nothing once the reader is
+    gone)."""
+    try:
+        return pending[os.write(fd, pending[:65536]) :]
+    except BrokenPipeError:
+        return pending[:0]
+
+
 def exchange(
     child: ZygoteChild,
     request: bytes,
@@ -291,20 +322,10 @@ def exchange(
             now = time.monotonic()
             if drain_until is not None and now >= drain_until:
                 break  # the child ended; something outside its group holds a pipe open
-            if now >= deadline:
-                child.kill_and_wait()
-                raise NodeTimeout(
-                    f"code ran for more than {timeout_s:g}s and was killed", timeout_s=timeout_s
-                )
-            if now >= next_check:
-                check_cancelled()
-                next_check = now + POLL_S
+            next_check = keep_time(child, now, deadline, next_check, timeout_s, check_cancelled)
             for key, _ in sel.select(max(0.0, min(next_check, deadline) - now)):
                 if key.data == "in":
-                    try:
-                        pending = pending[os.write(child.stdin, pending[:65536]) :]
-                    except BrokenPipeError:
-                        pending = pending[:0]
+                    pending = send_some(child.stdin, pending)
                     if not pending:
                         sel.unregister(child.stdin)
                         os.close(child.stdin)

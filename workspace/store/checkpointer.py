@@ -18,16 +18,14 @@ which also carries the task writes ``put_writes`` held back for it (``write_buff
 step records and events the engine deferred for that run (``outbox.py``) — and ``get_tuple``
 three indexed reads. The table and column names are those of
 ``workspace.store.tables`` (checked by the contract tests). The async methods run the sync ones in
-the default executor.
+the default executor (``checkpoint_async.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import functools
 import random
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from typing import Any, TypeVar, cast
 
@@ -47,6 +45,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Engine
 
+from workspace.store.checkpoint_async import SyncSaverInThreads
 from workspace.store.checkpoint_sql import (
     _BL,
     _COPY_COLUMNS,
@@ -95,7 +94,7 @@ def _bytes(value: Any) -> bytes:
     return b"" if value is None else bytes(value)
 
 
-class SqlCheckpointSaver(BaseCheckpointSaver[str]):
+class SqlCheckpointSaver(SyncSaverInThreads, BaseCheckpointSaver[str]):
     """``BaseCheckpointSaver`` on a SQLAlchemy engine (SQLite or PostgreSQL).
 
     The tables must exist (``upgrade_database``); this class never creates them.
@@ -465,57 +464,3 @@ class SqlCheckpointSaver(BaseCheckpointSaver[str]):
         else:
             current_v = int(current.split(".")[0])
         return f"{current_v + 1:032}.{random.random():016}"
-
-    # --- async: the sync methods in the default executor -------------------------------------
-
-    async def _in_thread(self, fn: functools.partial[_T]) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(None, fn)
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._in_thread(functools.partial(self.get_tuple, config))
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        items = await self._in_thread(
-            functools.partial(
-                lambda: [*self.list(config, filter=filter, before=before, limit=limit)]
-            )
-        )
-        for item in items:
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await self._in_thread(
-            functools.partial(self.put, config, checkpoint, metadata, new_versions)
-        )
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        await self._in_thread(
-            functools.partial(self.put_writes, config, writes, task_id, task_path)
-        )
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self._in_thread(functools.partial(self.delete_thread, thread_id))
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._in_thread(
-            functools.partial(self.copy_thread, source_thread_id, target_thread_id)
-        )
