@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.contracts.storekit import make_run, make_workflow, race
+from tests.contracts.storekit import event, make_run, make_workflow, race
 from workspace.domain.access import Role, User, new_api_key
 from workspace.domain.events import Event, EventType
 from workspace.domain.operations import QUEUE_OWNER, WorkerInfo
@@ -91,6 +91,60 @@ def test_expired_and_queue_leases_are_free_and_finished_runs_cannot_be_claimed(
     store.runs.transition(other.id, RunStatus.CANCELLED)
     store.leases.release(other.id, "w1")
     assert not store.leases.claim(other.id, "w3", 30)
+
+
+def test_a_terminal_transition_drops_the_lease_and_nothing_else_does(store: Store) -> None:
+    """The driver of a finished run writes no release: the status write dropped it."""
+    run = make_run(store)
+    store.runs.transition(run.id, RunStatus.RUNNING)
+    assert store.leases.claim(run.id, "w1", 30)
+    store.runs.transition(run.id, RunStatus.WAITING)  # not terminal: still w1's
+    assert store.leases.get(run.id).owner == "w1"
+    store.runs.transition(run.id, RunStatus.RUNNING)
+    store.runs.transition(run.id, RunStatus.SUCCEEDED)
+    lease = store.leases.get(run.id)
+    assert (lease.owner, lease.until) == (None, None)
+    assert store.leases.heartbeat("w1", 30) == 0
+
+    # the same through the event log's transition (status + final event in one write)
+    other = make_run(store)
+    store.runs.transition(other.id, RunStatus.RUNNING)
+    assert store.leases.claim(other.id, "w1", 30)
+    store.events.record_transition(
+        other.id, RunStatus.FAILED, {}, (), [event(other, EventType.RUN_FAILED)]
+    )
+    assert store.leases.get(other.id).owner is None
+    assert not store.leases.claim(other.id, "w2", 30)
+
+
+def test_start_runs_a_queued_run_and_leases_it_in_one_write(store: Store) -> None:
+    run = make_run(store)
+    started = store.leases.start(run.id, "w1", 30)
+    assert started is not None
+    assert started.status == RunStatus.RUNNING and started.started_at is not None
+    assert store.runs.get(run.id) == started
+    lease = store.leases.get(run.id)
+    assert lease.owner == "w1" and lease.until is not None and lease.until > utcnow()
+    assert store.leases.start(run.id, "w2", 30) is None  # not queued anymore
+    assert store.leases.get(run.id).owner == "w1"
+
+    # only from queued: a waiting or paused run is never started by it (running is reachable
+    # from those too, through resume)
+    store.runs.transition(run.id, RunStatus.WAITING)
+    store.leases.release(run.id, "w1")
+    assert store.leases.start(run.id, "w2", 30) is None
+    assert store.runs.get(run.id).status == RunStatus.WAITING
+    assert store.leases.get(run.id).owner is None
+    with pytest.raises(NotFoundError):
+        store.leases.start("nope", "w1", 30)
+
+
+def test_concurrent_starts_have_one_winner(store: Store) -> None:
+    run = make_run(store)
+    results = race(*[lambda i=i: store.leases.start(run.id, f"w{i}", 30) for i in range(6)])
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert store.leases.get(run.id).owner == f"w{results.index(winners[0])}"
 
 
 def test_stale_runs_are_requeued_once(store: Store) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 
 from tests.contracts.storekit import make_run
+from workspace.domain.run import RunStatus
 from workspace.runtime.leases import LeaseKeeper
 from workspace.store import MemoryStore
 
@@ -58,3 +59,34 @@ def test_another_owner_still_cannot_take_it() -> None:
     first.drop(run.id)
     assert other.hold(run.id)
     other.drop(run.id)
+
+
+def test_a_finished_run_is_not_lost_and_needs_no_release() -> None:
+    """The terminal status write drops the lease; a heartbeat in the moment before the driver
+    lets go must not report the run lost, and ``drop(released=True)`` writes nothing."""
+    store = MemoryStore()
+    run = make_run(store)
+    lost: list[str] = []
+    leases = LeaseKeeper(store, "host:1:abc", ttl_s=30, interval_s=60, on_lost=lost.append)
+    assert leases.hold(run.id)
+    store.runs.transition(run.id, RunStatus.RUNNING)
+    store.runs.transition(run.id, RunStatus.SUCCEEDED)
+    leases.beat()
+    assert lost == []
+    writes: list[str] = []
+    store.leases.release = lambda run_id, owner: writes.append(run_id)  # type: ignore[method-assign]
+    leases.drop(run.id, released=True)
+    assert writes == [] and leases.held == set()
+    assert leases.hold(run.id, wait_s=0.1) is False  # finished: nobody can claim it
+
+
+def test_a_run_taken_over_by_another_owner_is_reported_lost() -> None:
+    store = MemoryStore()
+    run = make_run(store)
+    lost: list[str] = []
+    leases = LeaseKeeper(store, "host:1:abc", ttl_s=0.05, interval_s=60, on_lost=lost.append)
+    assert leases.hold(run.id)
+    time.sleep(0.1)
+    assert store.leases.claim(run.id, "host:2:def", 30)  # ours expired: the sweeper moved it
+    leases.beat()
+    assert lost == [run.id] and leases.held == set()

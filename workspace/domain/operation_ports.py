@@ -58,12 +58,21 @@ class LeaseRepository(Protocol):
         already ``owner``'s) and the run is not finished. False if someone else holds it."""
         ...
 
+    def start(self, run_id: str, owner: str, ttl_s: float) -> Run | None:
+        """A queued run becomes ``running`` (``started_at`` now) with ``owner``'s lease, in ONE
+        write: a compare-and-set on the status, so of racing starters exactly one gets the run;
+        the others get None (the run is not queued anymore: ``claim`` it to continue it).
+        Raises NotFoundError."""
+        ...
+
     def heartbeat(self, owner: str, ttl_s: float) -> int:
         """Extend every lease ``owner`` holds; returns how many."""
         ...
 
     def release(self, run_id: str, owner: str) -> None:
-        """Drop ``owner``'s lease on the run (no-op if it does not hold it)."""
+        """Drop ``owner``'s lease on the run (no-op if it does not hold it). A run's move to
+        a terminal status drops its lease by itself (in the same write), so a driver that
+        finished a run has nothing to release."""
         ...
 
     def expire(self, owner_prefix: str) -> int:

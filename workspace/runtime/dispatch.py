@@ -104,22 +104,38 @@ class Dispatcher:
             return
         if run.status.terminal or run.status == RunStatus.PAUSED:
             return
-        if not self.leases.hold(run.id):
+        keeper = self.leases
+        started: list[Run] = []
+
+        def claim() -> bool:
+            # a queued run is started and leased in one write (a compare-and-set on its status)
+            if run.status == RunStatus.QUEUED:
+                got = store.leases.start(run.id, keeper.owner, keeper.ttl_s)
+                if got is not None:
+                    started.append(got)
+                    return True
+            return store.leases.claim(run.id, keeper.owner, keeper.ttl_s)
+
+        if not keeper.hold(run.id, claim=claim):
             return  # another live worker drives it
+        ended = False
         try:
-            run = store.runs.get(run.id)  # as it is now that we hold it
+            # as it is now that we hold it
+            run = started[0] if started else store.runs.get(run.id)
             graph = self.ws.graph_of(run)
             engine = self.ws.engine
-            if run.status == RunStatus.QUEUED:
-                self.ws.drive(run)
+            if started or run.status == RunStatus.QUEUED:
+                run = self.ws.drive(run)  # (a started run is running: no second transition)
             elif run.status == RunStatus.RUNNING:
-                engine.recover(run, graph)
+                run = engine.recover(run, graph)
             elif run.status == RunStatus.WAITING:  # an answer came, or its time did
-                self.ws.timers.wake(run)
+                run = self.ws.timers.wake(run)
+            # a terminal status drops the lease in the same write: no release to write
+            ended = run.status.terminal
         except InvalidTransition:
             pass  # someone else moved the run first (cancelled, resumed): nothing to do
         finally:
-            self.leases.drop(run.id)
+            self.leases.drop(run.id, released=ended)
 
     def wait(self, run_id: str, *, after: int = 0, timeout_s: float | None = None) -> Run:
         """Follow the run's events from ``after`` until it reaches a stable point."""

@@ -58,9 +58,13 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self._started_at = utcnow()
 
-    def hold(self, run_id: str, wait_s: float = 5.0) -> bool:
+    def hold(
+        self, run_id: str, wait_s: float = 5.0, *, claim: Callable[[], bool] | None = None
+    ) -> bool:
         """Claim the run's lease; False if another live owner holds it, or another thread of
-        this process still drives it after ``wait_s``.
+        this process still drives it after ``wait_s``. ``claim`` replaces the store's plain
+        claim (e.g. ``LeaseRepository.start``, which also starts a queued run); it runs once
+        this thread is the run's only driver in the process.
 
         The lease's owner is this process, so in the store a second thread's claim would
         succeed: one driver per run in the process is kept here. A thread that drove the run to
@@ -73,7 +77,10 @@ class LeaseKeeper:
             self._leave(run_id, slot, locked=False)
             return False
         try:
-            claimed = self.store.leases.claim(run_id, self.owner, self.ttl_s)
+            if claim is None:
+                claimed = self.store.leases.claim(run_id, self.owner, self.ttl_s)
+            else:
+                claimed = claim()
         except BaseException:
             self._leave(run_id, slot, locked=True)
             raise
@@ -85,12 +92,15 @@ class LeaseKeeper:
         self.start()
         return True
 
-    def drop(self, run_id: str) -> None:
+    def drop(self, run_id: str, *, released: bool = False) -> None:
+        """Stop driving the run. ``released``: the run ended (a terminal status), and that
+        write dropped its lease already, so there is nothing to write."""
         with self._lock:
             self._held.discard(run_id)
             slot = self._drivers.get(run_id)
         try:
-            self.store.leases.release(run_id, self.owner)
+            if not released:
+                self.store.leases.release(run_id, self.owner)
         except Exception:  # the lease expires by itself; the sweeper finds nothing to do
             log.warning("could not release the lease of run %s", run_id, exc_info=True)
         finally:
@@ -147,7 +157,9 @@ class LeaseKeeper:
     def _find_lost(self, held: set[str]) -> None:
         for run_id in held:
             lease = self.store.leases.get(run_id)
-            if lease.owner != self.owner:
+            # no owner: the run ended (its terminal write drops the lease) and its driver is
+            # about to ``drop`` it; nobody took it over
+            if lease.owner not in (self.owner, None):
                 with self._lock:
                     self._held.discard(run_id)
                 log.warning("lost the lease of run %s to %s; stopping it here", run_id, lease.owner)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from workspace.domain.events import Event
+from workspace.domain.operations import Lease
 from workspace.domain.run import Run, RunStatus, StepRecord, check_transition
 from workspace.domain.schedule import Schedule
 from workspace.domain.usage import Usage
@@ -61,6 +62,8 @@ class _Data:
         self.versions: dict[str, list[Version]] = {}
         self.runs: dict[str, _RunState] = {}
         self.schedules: dict[str, Schedule] = {}  # by id
+        #: run id -> its lease (``MemoryLeaseRepository``); a terminal transition drops it
+        self.leases: dict[str, Lease] = {}
 
     def run_state(self, run_id: str) -> _RunState:
         state = self.runs.get(run_id)
@@ -112,6 +115,8 @@ class MemoryRunRepository:
             state = self._d.run_state(run_id)
             check_transition(state.run.status, target)
             state.run, _ = _run_changes(state.run, fields, target=target)
+            if target.terminal:
+                self._d.leases.pop(run_id, None)
             return state.run.model_copy(deep=True)
 
     def update(self, run_id: str, **fields: Any) -> Run:
@@ -248,6 +253,8 @@ class MemoryEventLog:
                 for new in new_runs:
                     del self._d.runs[new.id]
                 raise
+            if target.terminal:
+                self._d.leases.pop(run_id, None)
             return updated.model_copy(deep=True), events
 
     def record_created(

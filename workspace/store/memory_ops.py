@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from workspace.domain.access import ApiKey, User, key_prefix, secret_matches
 from workspace.domain.events import Event
 from workspace.domain.operations import QUEUE_OWNER, Lease, WorkerInfo
-from workspace.domain.run import Run, RunStatus
+from workspace.domain.run import Run, RunStatus, check_transition
 from workspace.domain.workflow import utcnow
 from workspace.errors import ConflictError, NotFoundError
-from workspace.store._codec import normalize_run, utc_or_none
+from workspace.store._codec import normalize_run, run_changes, utc_or_none
 
 if TYPE_CHECKING:
     from workspace.store.memory import MemoryEventLog, _Data, _RunState
@@ -100,12 +100,11 @@ class MemoryAccessRepository:
 class MemoryLeaseRepository:
     def __init__(self, data: _Data) -> None:
         self._d = data
-        self._leases: dict[str, Lease] = {}
 
     def _lease(self, run_id: str) -> tuple[_RunState, Lease]:
         """The run's lease; its wake time is the run's (one field, as the ``runs`` column)."""
         state = self._d.run_state(run_id)
-        lease = self._leases.get(run_id) or Lease(run_id=run_id, owner=None, until=None)
+        lease = self._d.leases.get(run_id) or Lease(run_id=run_id, owner=None, until=None)
         if lease.wake_at != state.run.wake_at:
             lease = lease.model_copy(update={"wake_at": state.run.wake_at})
         return state, lease
@@ -123,24 +122,37 @@ class MemoryLeaseRepository:
             )
             if not free:
                 return False
-            self._leases[run_id] = lease.model_copy(
+            self._d.leases[run_id] = lease.model_copy(
                 update={"owner": owner, "until": now + timedelta(seconds=ttl_s)}
             )
             return True
 
+    def start(self, run_id: str, owner: str, ttl_s: float) -> Run | None:
+        now = utcnow()
+        with self._d.lock:
+            state, lease = self._lease(run_id)
+            if state.run.status != RunStatus.QUEUED:
+                return None
+            check_transition(RunStatus.QUEUED, RunStatus.RUNNING)
+            state.run, _ = run_changes(state.run, {"started_at": now}, target=RunStatus.RUNNING)
+            self._d.leases[run_id] = lease.model_copy(
+                update={"owner": owner, "until": now + timedelta(seconds=ttl_s)}
+            )
+            return state.run.model_copy(deep=True)
+
     def heartbeat(self, owner: str, ttl_s: float) -> int:
         until = utcnow() + timedelta(seconds=ttl_s)
         with self._d.lock:
-            mine = [k for k, v in self._leases.items() if v.owner == owner]
+            mine = [k for k, v in self._d.leases.items() if v.owner == owner]
             for run_id in mine:
-                self._leases[run_id] = self._leases[run_id].model_copy(update={"until": until})
+                self._d.leases[run_id] = self._d.leases[run_id].model_copy(update={"until": until})
             return len(mine)
 
     def release(self, run_id: str, owner: str) -> None:
         with self._d.lock:
-            lease = self._leases.get(run_id)
+            lease = self._d.leases.get(run_id)
             if lease is not None and lease.owner == owner:
-                self._leases[run_id] = lease.model_copy(update={"owner": None, "until": None})
+                self._d.leases[run_id] = lease.model_copy(update={"owner": None, "until": None})
 
     def expire(self, owner_prefix: str) -> int:
         if not owner_prefix:
@@ -149,11 +161,11 @@ class MemoryLeaseRepository:
         with self._d.lock:
             theirs = [
                 k
-                for k, v in self._leases.items()
+                for k, v in self._d.leases.items()
                 if v.owner is not None and v.owner.startswith(owner_prefix)
             ]
             for run_id in theirs:
-                self._leases[run_id] = self._leases[run_id].model_copy(update={"until": now})
+                self._d.leases[run_id] = self._d.leases[run_id].model_copy(update={"until": now})
             return len(theirs)
 
     def get(self, run_id: str) -> Lease:
@@ -190,7 +202,7 @@ class MemoryLeaseRepository:
             state, current = self._lease(lease.run_id)
             if state.run.status.terminal or current.until != lease.until:
                 return False
-            self._leases[lease.run_id] = current.model_copy(
+            self._d.leases[lease.run_id] = current.model_copy(
                 update={"owner": QUEUE_OWNER, "until": utcnow() + timedelta(seconds=ttl_s)}
             )
             return True

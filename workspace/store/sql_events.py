@@ -3,9 +3,10 @@
 ``append`` runs for every event of every run, so it executes pre-written SQL through
 ``Database.raw`` (one short transaction, two statements); reads use SQLAlchemy Core.
 
-Run status changes are written here too (:func:`transition_run`, used by
-``SqlRunRepository.transition``): ``record_transition`` stores a run's terminal status and its
-final event in ONE transaction, and ``record_created`` a new run with its ``run_queued`` event.
+Run status changes are written with their events here too (the status change itself is
+``sql_transitions.transition_run``): ``record_transition`` stores a run's terminal status and
+its final event in ONE transaction, and ``record_created`` a new run with its ``run_queued``
+event.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import bindparam, select
 
 from workspace.domain.copies import replaced
@@ -27,24 +27,37 @@ from workspace.domain.run import (
     RunStatus,
     StepRecord,
     StepStatus,
-    allowed_transitions,
-    check_transition,
 )
-from workspace.domain.workflow import utcnow
-from workspace.errors import ConflictError, NotFoundError, ValidationError
-from workspace.store._codec import RUN_SETTABLE_FIELDS, json_text, normalize_run, time_result, utc
+from workspace.errors import ConflictError, NotFoundError
+from workspace.store._codec import json_text, normalize_run, utc
 from workspace.store.engine import Database, IntegrityViolation
 from workspace.store.outbox import Deferred, Delivery, Outbox
 from workspace.store.sql_runs import UPSERT_STEP
+from workspace.store.sql_transitions import (
+    RUN_COLUMNS,
+    RUN_FIELDS,
+    RUN_JSON,
+    RUN_TIMES,
+    transition_run,
+)
 from workspace.store.tables import events, runs
 
-__all__ = ["SqlEventLog", "transition_run"]
+__all__ = ["SqlEventLog"]
 
-# The run row is the per-run counter. The UPDATE locks it until commit, so concurrent appenders
-# to one run are serialised, and a rolled-back append gives its numbers back: seq stays gap-free.
+# PostgreSQL: the run row is the per-run counter. The UPDATE locks it until commit, so
+# concurrent appenders to one run are serialised, and a rolled-back append gives its numbers
+# back: seq stays gap-free.
 _NEXT_SEQ = (
     f"UPDATE {runs.name} SET last_event_seq = last_event_seq + :n "
     "WHERE id = :run_id RETURNING last_event_seq"
+)
+# SQLite: every write transaction holds the database's single write lock from its first
+# statement (BEGIN IMMEDIATE), so the highest stored seq (one seek in the primary key) is the
+# counter; the run row is not rewritten on every append (a WAL page less per node). No row: no
+# such run.
+_NEXT_SEQ_SQLITE = (
+    f"SELECT (SELECT COALESCE(MAX(seq), 0) FROM {events.name} WHERE run_id = :run_id) + :n "
+    f"FROM {runs.name} WHERE id = :run_id"
 )
 _INSERT_HEAD = (
     f"INSERT INTO {events.name} (run_id, seq, workflow, version, type, node_id, ts, data)"
@@ -105,124 +118,10 @@ def _step_params(db: Database, step: StepRecord) -> dict[str, Any]:
     return values
 
 
-# --- run status changes ---------------------------------------------------------------------
-
-_RUN_FIELDS = tuple(Run.model_fields)
-_RUN_JSON = frozenset({"input", "output", "error", "pending"})
-_RUN_TIMES = frozenset({"created_at", "started_at", "finished_at", "wake_at"})
-#: column names quoted: ``user`` is a reserved word on PostgreSQL
-_RUN_COLUMNS = ", ".join(f'"{f}"' for f in _RUN_FIELDS)
 _INSERT_RUN = (
-    f"INSERT INTO {runs.name} ({_RUN_COLUMNS}, last_event_seq) "
-    f"VALUES ({', '.join(':' + f for f in _RUN_FIELDS)}, :last_event_seq)"
+    f"INSERT INTO {runs.name} ({RUN_COLUMNS}, last_event_seq) "
+    f"VALUES ({', '.join(':' + f for f in RUN_FIELDS)}, :last_event_seq)"
 )
-_RUN_STATUS = f"SELECT status FROM {runs.name} WHERE id = :b_id"
-#: required run fields, so a partial ``Run`` validates just the fields a transition sets
-_TEMPLATE: dict[str, Any] = {
-    "workflow_id": "-",
-    "workflow_slug": "-",
-    "version_number": 0,
-    "version_hash": "-",
-    "trigger_id": "-",
-}
-#: the statuses each status may be reached from (the state machine, as SQL parameters)
-_SOURCES = {
-    target: tuple(sorted(s.value for s in RunStatus if target in allowed_transitions(s)))
-    for target in RunStatus
-}
-#: how often ``transition_run`` re-reads after losing a race (PostgreSQL, READ COMMITTED)
-_CAS_ATTEMPTS = 20
-_TRANSITIONS: dict[tuple[str, RunStatus, tuple[str, ...]], str] = {}
-
-
-def _run_values(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` validated as ``Run`` fields, as column values (the rules of ``run_changes``)."""
-    unknown = sorted(set(fields) - RUN_SETTABLE_FIELDS)
-    if "status" in fields:
-        raise ValidationError("change a run's status with transition(), not update()")
-    if unknown:
-        raise ValidationError(f"runs have no settable field(s) {', '.join(unknown)}")
-    if not fields:
-        return {}
-    try:
-        checked = Run.model_validate({**_TEMPLATE, **fields})
-    except PydanticValidationError as exc:
-        raise ValidationError(f"invalid run field value: {exc}") from None
-    values: dict[str, Any] = {}
-    for name in fields:
-        value = getattr(checked, name)
-        if name in _RUN_JSON:
-            value = json_text(value, what=f"run {name}")
-        elif name in _RUN_TIMES:
-            value = db.time_param(value)
-        elif isinstance(value, Enum):
-            value = value.value
-        values[name] = value
-    return values
-
-
-def _transition_sql(db: Database, target: RunStatus, names: tuple[str, ...]) -> str:
-    key = (db.dialect, target, names)
-    query = _TRANSITIONS.get(key)
-    if query is None:
-        sets = ['"status" = :status', *(f'"{n}" = :{n}' for n in names)]
-        # the timestamps a status implies, unless given or already set (as ``run_changes``)
-        if target == RunStatus.RUNNING and "started_at" not in names:
-            sets.append("started_at = COALESCE(started_at, :now)")
-        if target.terminal and "finished_at" not in names:
-            sets.append("finished_at = COALESCE(finished_at, :now)")
-        sources = ", ".join(f":src{i}" for i in range(len(_SOURCES[target])))
-        query = db.sql(
-            f"UPDATE {runs.name} SET {', '.join(sets)} "
-            f'WHERE id = :b_id AND "status" IN ({sources}) RETURNING {_RUN_COLUMNS}'
-        )
-        if len(_TRANSITIONS) < 1024:
-            _TRANSITIONS[key] = query
-    return query
-
-
-def _run_from_row(db: Database, row: Sequence[Any]) -> Run:
-    values = dict(zip(_RUN_FIELDS, row, strict=True))
-    for name in _RUN_JSON:
-        values[name] = db.json_result(values[name])
-    for name in _RUN_TIMES:
-        values[name] = time_result(values[name])
-    return Run.model_validate(values)
-
-
-def transition_run(
-    db: Database, cur: Any, run_id: str, target: RunStatus, fields: dict[str, Any]
-) -> Run:
-    """Inside the caller's write transaction: move the run to ``target`` through the state
-    machine and set ``fields`` (``RunRepository.transition``'s contract).
-
-    One statement: an UPDATE guarded by the statuses ``target`` may be reached from, returning
-    the changed row (compare-and-set; nothing is read first). Only when it changes nothing is
-    the status read, to say why (not found, or the transition is refused).
-    """
-    target = RunStatus(target)
-    if not _SOURCES[target]:
-        raise ConflictError(f"no run status can become {target.value}", run_id=run_id)
-    params = _run_values(db, fields)
-    params.update(status=target.value, b_id=run_id, now=db.time_param(utcnow()))
-    params.update((f"src{i}", s) for i, s in enumerate(_SOURCES[target]))
-    query = _transition_sql(db, target, tuple(sorted(fields)))
-    status_query = db.sql(_RUN_STATUS)
-    for _ in range(_CAS_ATTEMPTS):
-        cur.execute(query, params)
-        row = cur.fetchone()
-        if row is not None:
-            return _run_from_row(db, row)
-        cur.execute(status_query, {"b_id": run_id})
-        found = cur.fetchone()
-        if found is None:
-            raise NotFoundError(f"run {run_id!r} not found", run_id=run_id)
-        check_transition(RunStatus(found[0]), target)  # refused: InvalidTransition
-        # allowed now: the status changed after our UPDATE looked (PostgreSQL); try again
-    raise ConflictError(
-        f"run {run_id!r} kept changing concurrently; transition to {target.value} not applied",
-        run_id=run_id,
-    )
 
 
 def deliver(delivered: Sequence[tuple[Delivery | None, builtins.list[Event]]]) -> None:
@@ -234,7 +133,7 @@ def deliver(delivered: Sequence[tuple[Delivery | None, builtins.list[Event]]]) -
 class SqlEventLog:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._next_seq = db.sql(_NEXT_SEQ)
+        self._next_seq = _NEXT_SEQ_SQLITE if db.dialect == "sqlite" else db.sql(_NEXT_SEQ)
         self._insert_cache: dict[int, str] = {}
         self._insert_run = db.sql(_INSERT_RUN)
         self._upsert_step = db.sql(UPSERT_STEP)
@@ -362,9 +261,9 @@ class SqlEventLog:
             name: value.value if isinstance(value, Enum) else value
             for name, value in stored.__dict__.items()
         }
-        for name in _RUN_JSON:
+        for name in RUN_JSON:
             params[name] = self._db.json_param(params[name])
-        for name in _RUN_TIMES:
+        for name in RUN_TIMES:
             params[name] = self._db.time_param(params[name])
         params["last_event_seq"] = 0
         return params

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, not_, or_, select, update
 
 from workspace.domain.operations import QUEUE_OWNER, Lease, WorkerInfo
-from workspace.domain.run import TERMINAL_RUN_STATUSES, RunStatus
+from workspace.domain.run import TERMINAL_RUN_STATUSES, Run, RunStatus
 from workspace.domain.workflow import utcnow
-from workspace.errors import NotFoundError
+from workspace.errors import InvalidTransition, NotFoundError
 from workspace.store.engine import AnyRow, Database, dialect_insert
+from workspace.store.sql_transitions import transition_run
 from workspace.store.tables import runs, workers
 
 __all__ = ["SqlLeaseRepository", "SqlWorkerRegistry"]
@@ -59,6 +60,23 @@ class SqlLeaseRepository:
         with self._db.raw(write=True) as cur:
             cur.execute(self._claim, params)
             return bool(cur.rowcount == 1)
+
+    def start(self, run_id: str, owner: str, ttl_s: float) -> Run | None:
+        now = utcnow()
+        lease = (owner, now + timedelta(seconds=ttl_s))
+        with self._db.raw(write=True) as cur:
+            try:
+                return transition_run(
+                    self._db,
+                    cur,
+                    run_id,
+                    RunStatus.RUNNING,
+                    {"started_at": now},
+                    source=RunStatus.QUEUED,
+                    lease=lease,
+                )
+            except InvalidTransition:  # no statement failed: the (empty) transaction commits
+                return None
 
     def heartbeat(self, owner: str, ttl_s: float) -> int:
         stmt = (

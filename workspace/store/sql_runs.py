@@ -27,6 +27,7 @@ from workspace.store._codec import (
     sum_usage,
 )
 from workspace.store.engine import AnyRow, Database, IntegrityViolation
+from workspace.store.sql_transitions import transition_run
 from workspace.store.tables import journal, runs, steps
 
 __all__ = ["SqlRunRepository"]
@@ -141,8 +142,6 @@ class SqlRunRepository:
 
     def transition(self, run_id: str, target: RunStatus, **fields: Any) -> Run:
         # one guarded UPDATE ... RETURNING (compare-and-set) on a raw cursor: see transition_run
-        from workspace.store.sql_events import transition_run  # sql_events imports this module
-
         with self._db.raw(write=True) as cur:
             return transition_run(self._db, cur, run_id, target, fields)
 
