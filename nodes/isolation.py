@@ -2,7 +2,8 @@
 
 * a CLEAN environment (``PATH``, ``LANG``/``LC_ALL``, ``HOME`` and ``TMPDIR`` = its private temp
   dir): nothing inherited, so no secrets from the worker's environment;
-* ``cwd`` = the private temp dir (mode 0700; the caller creates and deletes it);
+* ``cwd`` = the private temp dir (mode 0700, hidden among its siblings: ``nodes.workdirs``;
+  the caller creates and deletes it);
 * when the worker runs as root (and the interpreter is reachable by other users), the snippet
   runs as ``nobody`` (uid 65534, no supplementary groups);
 * rlimits set in ``preexec_fn``: address space (``memory_mb``), CPU seconds (``cpu_s``), file

@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any, TypeVar
 
 from nodes.isolation import ProcessLimits, drop_uid, popen_kwargs, process_cap
 from nodes.warm_hosts import HOSTS, exchange_warm
+from nodes.workdirs import new_workdir
 from nodes.zygote import Zygote, ZygoteUnavailable, exchange
 from nodes.zygote_pool import ZYGOTES
 from workspace.errors import NodeError, NodeTimeout, SandboxError
@@ -148,7 +148,7 @@ def run_snippet(
         result = _run_warm(fields, limits, process, check_cancelled, workflow)
         if result is not None:
             return _outcome(*result, limits)
-    workdir = new_workdir(drop_uid(limits.python) if limits.prefork else None)
+    workdir = new_workdir(drop_uid(limits.python))
     try:
         result = _run_forked(_encode(fields), workdir, limits, process, check_cancelled)
         if result is None:
@@ -219,14 +219,6 @@ def _from_zygote(python: str, run_as: int | None, start: Callable[[Zygote], _T])
         except ZygoteUnavailable:
             ZYGOTES.discard(zygote)
     return None
-
-
-def new_workdir(run_as: int | None) -> str:
-    """A private temp dir (mode 0700) for snippets, owned by the uid they run as."""
-    workdir = tempfile.mkdtemp(prefix="plait-code-")
-    if run_as is not None:
-        os.chown(workdir, run_as, run_as)
-    return workdir
 
 
 #: how a warm host's result ends when the host may serve again

@@ -270,6 +270,10 @@ def _network_off(request: dict[str, Any]) -> None:
 
 def main() -> None:
     """One snippet: the request on stdin (to EOF), the result on the original stdout."""
+    import ctypes
+
+    # not dumpable (as a zygote's child): our /proc files closed to other snippets (same user)
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
     real_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))

@@ -341,6 +341,66 @@ except OSError as exc:
     assert run_code(code, ctx) == {"output": "PermissionError"}
 
 
+# a snippet looking for the private dirs of the snippets running beside it (same uid)
+SNOOP = """
+import glob, os
+mine = os.getcwd()
+parent = os.path.dirname(mine)
+seen = {"mine": mine}
+try:
+    seen["parent"] = sorted(os.listdir(parent))
+except OSError as exc:
+    seen["parent"] = type(exc).__name__
+found = [d for d in glob.glob(parent + "/*") + glob.glob("/tmp/plait-code-*/*") if d != mine]
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    for name in ("cwd", "root"):
+        try:
+            target = os.readlink(f"/proc/{pid}/{name}")
+        except OSError:
+            continue
+        if target.startswith(parent) and target != mine:
+            found.append(target)
+    try:
+        env = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace")
+    except OSError:
+        continue
+    found += [v for v in env.split(chr(0)) if parent in v and mine not in v]
+for path in found:
+    try:
+        seen[path] = open(os.path.join(path, "secret.txt")).read()
+    except OSError as exc:
+        seen[path] = type(exc).__name__
+seen["found"] = found
+return seen
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or WORLD_PYTHON is None, reason="needs root and a world-runnable python"
+)
+@pytest.mark.parametrize(
+    "mode", [{}, {"reuse": "never"}, {"prefork": False, "reuse": "never"}], ids=str
+)
+def test_a_snippet_cannot_find_the_private_dir_of_another(mode: dict[str, Any]) -> None:
+    """All snippets run as ``nobody``: the dirs' parent (0711) hides them from each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    limits = {**DEFAULT_LIMITS, "python": WORLD_PYTHON, **mode}
+    holder = "import os, time\nopen('secret.txt', 'w').write('s3cr3t')\ntime.sleep(4)\n"
+    holder += "return os.getcwd()"
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(run_code, holder, FakeContext(limits=limits, workflow="a"))
+        time.sleep(1.5)
+        seen = run_code(SNOOP, FakeContext(limits=limits, workflow="b"))
+        parent = os.path.dirname(seen["mine"])
+        others = [d for d in os.listdir(parent) if os.path.join(parent, d) != seen["mine"]]
+        assert others, "the holder's dir should be beside the snoop's while it runs"
+        assert held.result(timeout=30)["output"].startswith(parent + "/")
+    assert seen["parent"] == "PermissionError"
+    assert seen["found"] == []
+    assert "s3cr3t" not in repr(seen)
+
+
 def test_parallel_snippets_do_not_interfere() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
