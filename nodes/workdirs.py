@@ -6,18 +6,23 @@ parent owned by the worker with mode 0711: a snippet can enter its own dir, whos
 random bits, but cannot list the parent to find the dirs of snippets running beside it, nor
 guess their names. (Their ``/proc`` entries, which would show cwd and environment, are closed
 to each other too: every snippet process is non-dumpable.)
+
+The parent is named after the worker's pid (``plait-code-<pid>-<random>``) and removed when the
+worker exits; a worker killed with ``-9`` cannot, so the next worker process to make its own
+parent removes the parents of workers that are gone.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import re
 import secrets
 import shutil
 import tempfile
 import threading
 
-__all__ = ["new_workdir"]
+__all__ = ["new_workdir", "sweep_dead"]
 
 
 class _SnippetDirs:
@@ -31,11 +36,40 @@ class _SnippetDirs:
     def get(self) -> str:
         with self._lock:
             if self._path is None or self._pid != os.getpid() or not os.path.isdir(self._path):
-                path = tempfile.mkdtemp(prefix="plait-code-")
+                pid = os.getpid()
+                if self._path is None:
+                    sweep_dead()
+                path = tempfile.mkdtemp(prefix=f"plait-code-{pid}-")
                 os.chmod(path, 0o711)
-                self._path, self._pid = path, os.getpid()
-                atexit.register(_remove_own, path, self._pid)
+                self._path, self._pid = path, pid
+                atexit.register(_remove_own, path, pid)
             return self._path
+
+
+_PARENT = re.compile(r"plait-code-(\d+)-")
+
+
+def sweep_dead() -> int:
+    """Remove the snippet-dir parents (ours: same owner) of worker processes that are gone,
+    e.g. killed with ``-9``; returns how many."""
+    removed = 0
+    base = tempfile.gettempdir()
+    for entry in os.scandir(base):
+        match = _PARENT.match(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+            os.kill(int(match.group(1)), 0)
+            continue  # alive (or a pid taken again): leave it
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 def _remove_own(path: str, pid: int) -> None:
@@ -47,11 +81,10 @@ _SNIPPET_DIRS = _SnippetDirs()
 
 
 def new_workdir(run_as: int | None) -> str:
-    """A private temp dir (mode 0700) for snippets, owned by the uid they run as (with
-    ``run_as``: hidden among its siblings, see ``_SnippetDirs``)."""
-    if run_as is None:  # snippets run as the worker's own user: nothing to hide from them
-        return tempfile.mkdtemp(prefix="plait-code-")
+    """A private temp dir (mode 0700) for snippets, owned by the uid they run as (``run_as``,
+    else the worker's), hidden among its siblings (see the module's docstring)."""
     workdir = os.path.join(_SNIPPET_DIRS.get(), secrets.token_hex(16))
     os.mkdir(workdir, 0o700)
-    os.chown(workdir, run_as, run_as)
+    if run_as is not None:
+        os.chown(workdir, run_as, run_as)
     return workdir
