@@ -7,9 +7,10 @@ random bits, but cannot list the parent to find the dirs of snippets running bes
 guess their names. (Their ``/proc`` entries, which would show cwd and environment, are closed
 to each other too: every snippet process is non-dumpable.)
 
-The parent is named after the worker's pid (``plait-code-<pid>-<random>``) and removed when the
-worker exits; a worker killed with ``-9`` cannot, so the next worker process to make its own
-parent removes the parents of workers that are gone.
+The parent is named after the worker's process (``plait-code-<pid>@<host>-<random>``) and
+removed when the worker exits; a worker killed with ``-9`` cannot, so the next worker process to
+make its own parent removes the parents of workers of this host that are gone (the host in the
+name keeps containers that share a ``/tmp`` out of each other's dirs).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
 
@@ -39,24 +41,24 @@ class _SnippetDirs:
                 pid = os.getpid()
                 if self._path is None:
                     sweep_dead()
-                path = tempfile.mkdtemp(prefix=f"plait-code-{pid}-")
+                path = tempfile.mkdtemp(prefix=f"plait-code-{pid}@{socket.gethostname()}-")
                 os.chmod(path, 0o711)
                 self._path, self._pid = path, pid
                 atexit.register(_remove_own, path, pid)
             return self._path
 
 
-_PARENT = re.compile(r"plait-code-(\d+)-")
+_PARENT = re.compile(r"plait-code-(\d+)@(.+)-[^-]+")
 
 
 def sweep_dead() -> int:
     """Remove the snippet-dir parents (ours: same owner) of worker processes that are gone,
     e.g. killed with ``-9``; returns how many."""
-    removed = 0
+    removed, host = 0, socket.gethostname()
     base = tempfile.gettempdir()
     for entry in os.scandir(base):
-        match = _PARENT.match(entry.name)
-        if match is None or not entry.is_dir(follow_symlinks=False):
+        match = _PARENT.fullmatch(entry.name)
+        if match is None or match.group(2) != host or not entry.is_dir(follow_symlinks=False):
             continue
         try:
             if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
