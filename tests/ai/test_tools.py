@@ -209,7 +209,9 @@ def test_run_command_is_sandboxed(ws: Workspace, monkeypatch: pytest.MonkeyPatch
     assert out["exit_code"] == 0 and out["timed_out"] is False
     assert ENV_CANARY not in out["stdout"] and "PLAIT_" not in out["stdout"]
     cwd = next(line for line in out["stdout"].splitlines() if line.startswith("cwd="))[4:]
-    assert os.path.basename(cwd).startswith("plait-code-") and not os.path.exists(cwd)
+    # a private dir (random name) under this worker's snippet-dir parent, gone after the call
+    assert os.path.basename(os.path.dirname(cwd)).startswith("plait-code-")
+    assert not os.path.exists(cwd)
     assert out["stdout"].rstrip().endswith("mine")
 
     failing = run_command(ws, "echo oops >&2; exit 3")
