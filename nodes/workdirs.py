@@ -66,8 +66,8 @@ def sweep_dead() -> int:
             os.kill(int(match.group(1)), 0)
             continue  # alive (or a pid taken again): leave it
         except ProcessLookupError:
-            pass
-        except (PermissionError, OSError):
+            pass  # gone
+        except OSError:  # another user's live process (EPERM), or the entry vanished
             continue
         shutil.rmtree(entry.path, ignore_errors=True)
         removed += 1

@@ -104,24 +104,23 @@ class Dispatcher:
             return
         if run.status.terminal or run.status == RunStatus.PAUSED:
             return
-        keeper = self.leases
+        keeper, run_id = self.leases, run.id
+        queued = run.status == RunStatus.QUEUED
         started: list[Run] = []
 
         def claim() -> bool:
             # a queued run is started and leased in one write (a compare-and-set on its status)
-            if run.status == RunStatus.QUEUED:
-                got = store.leases.start(run.id, keeper.owner, keeper.ttl_s)
-                if got is not None:
-                    started.append(got)
-                    return True
-            return store.leases.claim(run.id, keeper.owner, keeper.ttl_s)
+            if queued and (got := store.leases.start(run_id, keeper.owner, keeper.ttl_s)):
+                started.append(got)
+                return True
+            return store.leases.claim(run_id, keeper.owner, keeper.ttl_s)
 
-        if not keeper.hold(run.id, claim=claim):
+        if not keeper.hold(run_id, claim=claim):
             return  # another live worker drives it
         ended = False
         try:
             # as it is now that we hold it
-            run = started[0] if started else store.runs.get(run.id)
+            run = started[0] if started else store.runs.get(run_id)
             graph = self.ws.graph_of(run)
             engine = self.ws.engine
             if started or run.status == RunStatus.QUEUED:
@@ -135,7 +134,7 @@ class Dispatcher:
         except InvalidTransition:
             pass  # someone else moved the run first (cancelled, resumed): nothing to do
         finally:
-            self.leases.drop(run.id, released=ended)
+            keeper.drop(run_id, released=ended)
 
     def wait(self, run_id: str, *, after: int = 0, timeout_s: float | None = None) -> Run:
         """Follow the run's events from ``after`` until it reaches a stable point."""
