@@ -2,8 +2,9 @@
 
 Every ``interval_s`` it extends its leases (one UPDATE) and, for a worker, refreshes the
 worker's row. A lease it finds taken by someone else (this process stalled longer than the
-lease, and the sweeper handed the run on) is reported to ``on_lost`` so the engine stops
-driving that run at its next step instead of running it twice.
+lease, and the sweeper handed the run on), or gone because the run ended (a terminal status
+write drops the lease), is reported to ``on_lost`` so the engine stops driving that run at its
+next step instead of running it twice.
 """
 
 from __future__ import annotations
@@ -157,14 +158,19 @@ class LeaseKeeper:
     def _find_lost(self, held: set[str]) -> None:
         for run_id in held:
             lease = self.store.leases.get(run_id)
-            # no owner: the run ended (its terminal write drops the lease) and its driver is
-            # about to ``drop`` it; nobody took it over
-            if lease.owner not in (self.owner, None):
-                with self._lock:
-                    self._held.discard(run_id)
+            if lease.owner == self.owner:
+                continue
+            with self._lock:
+                self._held.discard(run_id)
+            if lease.owner is None:
+                # the run ended (a terminal write drops the lease): by this process's driver a
+                # moment ago, or by a worker that took it over while this one stalled; either
+                # way there is nothing left to drive here
+                log.debug("run %s ended; no lease to keep", run_id)
+            else:
                 log.warning("lost the lease of run %s to %s; stopping it here", run_id, lease.owner)
-                if self._on_lost is not None:
-                    self._on_lost(run_id)
+            if self._on_lost is not None:
+                self._on_lost(run_id)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
