@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.processes import pid_alive
 from workspace.cli.supervisor import Supervisor
 
 # writes its pid and PLAIT_REDIS_URL to a file named after it, then sleeps
@@ -31,14 +32,6 @@ def _wait_for(path: Path, pid_not: int | None = None, timeout_s: float = 10.0) -
     raise AssertionError(f"{path} was not (re)written in {timeout_s}s")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_restart_all_starts_every_child_again_with_the_new_environment(tmp_path: Path) -> None:
     echoed: list[str] = []
     sup = Supervisor(echo=echoed.append)
@@ -54,7 +47,7 @@ def test_restart_all_starts_every_child_again_with_the_new_environment(tmp_path:
         sup.restart_all(new_env, timeout_s=5)
         second = [_wait_for(f, pid_not=int(pid)) for f, (pid, _) in zip(files, first, strict=True)]
         assert [url for _, url in second] == ["redis://127.0.0.1:2222/0"] * 2
-        assert not any(_alive(int(pid)) for pid, _ in first)  # the old ones are gone
+        assert not any(pid_alive(int(pid)) for pid, _ in first)  # the old ones are gone
         assert sup.check() == []  # nothing counts as died: they were restarted on purpose
     finally:
         sup.stop(timeout_s=5)

@@ -15,6 +15,7 @@ import pytest
 from nodes.code import Code
 from nodes.isolation import drop_uid
 from tests.nodes.fakes import DEFAULT_LIMITS, FakeContext, run_node
+from tests.support.processes import pid_alive
 from workspace.errors import NodeError, NodeTimeout, SandboxError
 from workspace.sdk import LoopInfo
 from workspace.sdk.signals import RunCancelled
@@ -33,18 +34,6 @@ def shared_dir() -> Iterator[Path]:
 
 def run_code(code: str, ctx: FakeContext | None = None, **config: Any) -> dict[str, Any]:
     return run_node(Code, {"code": code, **config}, ctx or FakeContext()).output
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------------------------- values

@@ -28,7 +28,7 @@ from nodes.sandbox import default_python
 from nodes.zygote import Zygote, ZygoteUnavailable
 from nodes.zygote_pool import ZYGOTES, ZygotePool
 from tests.nodes.fakes import DEFAULT_LIMITS, FakeContext, run_node
-from tests.nodes.test_code import pid_alive
+from tests.support.processes import pid_alive
 from workspace.errors import NodeTimeout, SandboxError
 
 PYTHON = default_python()

@@ -21,7 +21,7 @@ from nodes.code import Code
 from nodes.sandboxed import CodeExecute
 from nodes.warm_hosts import HOSTS
 from tests.nodes.fakes import DEFAULT_LIMITS, FakeContext, run_node
-from tests.nodes.test_code import pid_alive
+from tests.support.processes import pid_alive
 from workspace.errors import NodeError, NodeTimeout, SandboxError
 from workspace.sdk.signals import RunCancelled
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support.processes import pid_alive
 from workspace.errors import ConfigurationError
 from workspace.queue.server import EmbeddedRedis, valkey_server_binary
 
@@ -26,14 +27,6 @@ def server_dir(tmp_path: Path) -> Iterator[Path]:
     where = tmp_path / ".plait" / "redis"
     yield where
     EmbeddedRedis(where).stop(timeout_s=5)
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_starts_answers_and_is_private(server_dir: Path) -> None:
@@ -84,9 +77,9 @@ def test_stop_leaves_no_process_and_no_url(server_dir: Path) -> None:
     server = EmbeddedRedis(server_dir)
     server.ensure()
     pid = server.pid
-    assert pid is not None and process_exists(pid)
+    assert pid is not None and pid_alive(pid)
     EmbeddedRedis(server_dir).stop()  # any instance (any process) can stop it
-    assert not process_exists(pid)
+    assert not pid_alive(pid)
     assert not (server_dir / "redis.url").exists()
     assert not (server_dir / "redis.pid").exists()
     assert not server.alive()

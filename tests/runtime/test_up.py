@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.runtime.conftest import _free_port
+from tests.support.processes import pid_alive
 from workspace.queue.server import EmbeddedRedis
 
 pytestmark = pytest.mark.timeout(180)
@@ -73,14 +74,6 @@ def descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def wait_succeeded(api: httpx.Client, run_id: str, timeout_s: float = 60) -> dict[str, Any]:
@@ -161,9 +154,9 @@ class PlaitUp:
 
 def assert_gone(pids: set[int]) -> None:
     deadline = time.monotonic() + 10
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in pids if alive(p)}
+    left = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in pids if pid_alive(p)}
     assert not left, f"processes left behind: {left}"
 
 
@@ -247,7 +240,7 @@ def test_plait_up_demo_answers_through_the_scripted_model(tmp_path: Path) -> Non
         cred = api.get("/api/v1/credentials/demo").json()
         assert cred["label"] == "demo (scripted)" and cred["demo"] is True
         seen = up.processes()
-        commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if alive(p)]
+        commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in seen if pid_alive(p)]
         assert any(b"mock-llm" in c for c in commands)  # supervised like the others
     finally:
         code = up.stop()
